@@ -1,0 +1,76 @@
+"""The compiled, immutable policy every other part of troth takes as an argument."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+
+from .model import DataCategory, DataSubject, Declaration, Purpose, Recipient, RetentionRule
+
+
+@dataclass(frozen=True)
+class Policy:
+    declaration: Declaration
+    content_hash: str
+    source_text: str = field(repr=False, compare=False)
+
+    @classmethod
+    def build(cls, declaration: Declaration, source_text: str = "") -> Policy:
+        canonical = json.dumps(
+            declaration.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
+        )
+        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return cls(declaration=declaration, content_hash=digest, source_text=source_text)
+
+    @property
+    def version(self) -> str:
+        return self.declaration.policy.version
+
+    @property
+    def effective_date(self) -> date:
+        return self.declaration.policy.effective_date
+
+    @property
+    def organization_name(self) -> str:
+        return self.declaration.organization.name
+
+    @cached_property
+    def categories(self) -> dict[str, DataCategory]:
+        return {c.key: c for c in self.declaration.categories}
+
+    @cached_property
+    def subjects(self) -> dict[str, DataSubject]:
+        return {s.key: s for s in self.declaration.subjects}
+
+    @cached_property
+    def purposes(self) -> dict[str, Purpose]:
+        return {p.key: p for p in self.declaration.purposes}
+
+    @cached_property
+    def recipients(self) -> dict[str, Recipient]:
+        return {r.key: r for r in self.declaration.recipients}
+
+    @cached_property
+    def retention_rules(self) -> dict[str, RetentionRule]:
+        return {r.key: r for r in self.declaration.retention}
+
+    def rules_for_category(self, category: str) -> list[RetentionRule]:
+        """Retention rules covering a category, directly or through a purpose or subject."""
+        return [r for r in self.declaration.retention if category in rule_categories(self.declaration, r)]
+
+
+def rule_categories(decl: Declaration, rule: RetentionRule) -> set[str]:
+    """Every category a retention rule covers, directly or through its purposes or subjects."""
+    covered = set(rule.applies_to.categories)
+    for purpose in decl.purposes:
+        if purpose.key in rule.applies_to.purposes:
+            covered.update(purpose.categories)
+    if rule.applies_to.subjects:
+        wanted = set(rule.applies_to.subjects)
+        for item in (*decl.purposes, *decl.sources):
+            if wanted & set(item.subjects):
+                covered.update(item.categories)
+    return covered
