@@ -141,7 +141,8 @@ def _references(decl: Declaration, today: date) -> Iterator[Finding]:
     for i, rule in enumerate(decl.retention):
         owner = f"retention rule '{rule.key}'"
         scope = ("retention", i, "applies_to")
-        yield from _refs(rule.applies_to.categories, cats, (*scope, "categories"), "category", owner)
+        applies = rule.applies_to
+        yield from _refs(applies.categories, cats, (*scope, "categories"), "category", owner)
         yield from _refs(rule.applies_to.purposes, purps, (*scope, "purposes"), "purpose", owner)
         yield from _refs(rule.applies_to.subjects, subs, (*scope, "subjects"), "subject", owner)
         if rule.starts_at not in events:
@@ -229,8 +230,7 @@ def _consent_flags(decl: Declaration, today: date) -> Iterator[Finding]:
         if is_under(p.data_use, "marketing") and not (p.needs_consent or p.opt_out):
             yield error(
                 ("purposes", i),
-                f"marketing purpose '{p.key}' must either need consent or let people opt out "
-                "(P6)",
+                f"marketing purpose '{p.key}' must either need consent or let people opt out (P6)",
             )
 
 
@@ -300,7 +300,38 @@ def _transfers(decl: Declaration, today: date) -> Iterator[Finding]:
 
 
 _EEA = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    ]
 )
 
 

@@ -76,9 +76,10 @@ def _yaml_problem(filename: str, exc: YAMLError) -> Problem:
     if isinstance(exc, DuplicateKeyError):
         text = "duplicate key: " + (exc.problem or "a key appears twice in one mapping")
     elif isinstance(exc, MarkedYAMLError):
-        text = "malformed YAML: " + " ".join(
-            part for part in (exc.context, exc.problem) if part
-        ).strip()
+        text = (
+            "malformed YAML: "
+            + " ".join(part for part in (exc.context, exc.problem) if part).strip()
+        )
     else:
         text = f"malformed YAML: {exc}"
     return Problem(filename, line, col, "error", text)
@@ -91,12 +92,11 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path, tuple[Any, ...]]:
     rest = list(loc)
     while rest:
         step = rest[0]
-        if isinstance(node, dict) and isinstance(step, str) and step in node:
-            node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
-            node = node[step]
-        else:
+        in_map = isinstance(node, dict) and isinstance(step, str) and step in node
+        in_list = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        if not (in_map or in_list):
             break
+        node = node[step]
         path.append(step)
         rest.pop(0)
     return tuple(path), tuple(rest)

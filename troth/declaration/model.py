@@ -106,7 +106,7 @@ class PolicyInfo(Part):
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         if isinstance(value, float):
-            raise ValueError(f'write the version in quotes (e.g. "{value}") so YAML keeps it as text')
+            raise ValueError(f'write the version in quotes (e.g. "{value}") to keep it as text')
         return value
 
 

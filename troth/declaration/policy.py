@@ -59,7 +59,8 @@ class Policy:
 
     def rules_for_category(self, category: str) -> list[RetentionRule]:
         """Retention rules covering a category, directly or through a purpose or subject."""
-        return [r for r in self.declaration.retention if category in rule_categories(self.declaration, r)]
+        decl = self.declaration
+        return [r for r in decl.retention if category in rule_categories(decl, r)]
 
 
 def rule_categories(decl: Declaration, rule: RetentionRule) -> set[str]:
