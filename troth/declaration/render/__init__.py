@@ -1,32 +1,64 @@
 """Render the published privacy policy from a :class:`~troth.declaration.Policy`.
 
-``render_markdown`` is the source text; HTML is produced from it, so both say the same thing.
+The Markdown is the source text; the HTML is made from it, so both always say the same thing,
+and every word comes from the declaration.
 """
 
 from __future__ import annotations
 
+import re
+from functools import cache
+from html import escape
 from typing import Literal
 
+import jinja2
+from markdown_it import MarkdownIt
+
 from ..policy import Policy
+from .view import PolicyView
+from .words import cell, every, region
 
 Format = Literal["md", "html"]
 
 
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("troth.declaration", "render"),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # Markdown output; HTML escaping happens in the Markdown renderer.
+    )
+    env.filters.update(cell=cell, every=every, region=region)
+    return env
+
+
 def render_markdown(policy: Policy) -> str:
-    d = policy.declaration
-    return f"# Privacy policy of {d.organization.name}\n\nVersion {policy.version}\n"
+    text = _environment().get_template("policy.md.j2").render(PolicyView(policy).context())
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
 def render_html_fragment(policy: Policy) -> str:
     """The policy as an HTML fragment (no <html>/<head>), for embedding in a site layout."""
-    from markdown_it import MarkdownIt
-
-    return MarkdownIt("commonmark").enable("table").render(render_markdown(policy))
+    markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    return markdown.render(render_markdown(policy))
 
 
 def render_html(policy: Policy) -> str:
     """A complete, standalone HTML document."""
-    return f"<!doctype html><html><body>{render_html_fragment(policy)}</body></html>"
+    d = policy.declaration
+    return (
+        _environment()
+        .get_template("standalone.html.j2")
+        .render(
+            title=escape(f"Privacy policy of {d.organization.name}"),
+            lang=escape(d.policy.language),
+            body=render_html_fragment(policy),
+            content_hash=policy.content_hash,
+        )
+    )
 
 
 def render(policy: Policy, fmt: Format) -> str:
