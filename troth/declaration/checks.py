@@ -117,8 +117,11 @@ def _refs(
             yield error(
                 (*path, index),
                 f"{owner} refers to {what} '{value}', which is not declared under "
-                f"{what.split()[-1] if ' ' in what else what + 's'}",
+                f"{_SECTIONS[what]}",
             )
+
+
+_SECTIONS = {"category": "categories", "subject": "subjects", "purpose": "purposes"}
 
 
 def _references(decl: Declaration, today: date) -> Iterator[Finding]:

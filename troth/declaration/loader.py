@@ -113,6 +113,7 @@ def _validation_findings(exc: ValidationError, data: Any) -> list[tuple[Finding,
         if kind == "missing" and rest:
             message = f"missing required field '{rest[0]}'"
             where = dotted(path)
+            at_key = True
         elif kind == "extra_forbidden":
             at_key = True
             where = dotted(path[:-1])
