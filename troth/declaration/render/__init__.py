@@ -40,10 +40,15 @@ def render_markdown(policy: Policy) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
+@cache
+def _markdown() -> MarkdownIt:
+    # Raw HTML in declared text is escaped, never passed through.
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
 def render_html_fragment(policy: Policy) -> str:
     """The policy as an HTML fragment (no <html>/<head>), for embedding in a site layout."""
-    markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-    return markdown.render(render_markdown(policy))
+    return _markdown().render(render_markdown(policy))
 
 
 def render_html(policy: Policy) -> str:
