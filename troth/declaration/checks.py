@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 
 from .durations import Duration
-from .model import BUILTIN_EVENTS, Declaration
+from .model import BUILTIN_EVENTS, Declaration, Purpose, Source
 from .problems import Finding, Path
 from .profiles import PROFILES, JurisdictionProfile, calendar_days
 from .taxonomy import Tree, fides_keys, fides_parent, is_under
@@ -199,7 +199,11 @@ def _never_sells(decl: Declaration, today: date) -> Iterator[Finding]:
 
 def _forbidden_not_collected(decl: Declaration, today: date) -> Iterator[Finding]:
     forbidden = {c.key for c in decl.categories if c.forbidden}
-    for section, items in (("sources", decl.sources), ("purposes", decl.purposes)):
+    sections: tuple[tuple[str, tuple[Source | Purpose, ...]], ...] = (
+        ("sources", decl.sources),
+        ("purposes", decl.purposes),
+    )
+    for section, items in sections:
         for i, item in enumerate(items):
             for j, cat in enumerate(item.categories):
                 if cat in forbidden:

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
-from .model import DataCategory, DataSubject, Declaration, Purpose, Recipient, RetentionRule
+from .model import (
+    DataCategory,
+    DataSubject,
+    Declaration,
+    Purpose,
+    Recipient,
+    RetentionRule,
+    Source,
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,8 @@ def rule_categories(decl: Declaration, rule: RetentionRule) -> set[str]:
             covered.update(purpose.categories)
     if rule.applies_to.subjects:
         wanted = set(rule.applies_to.subjects)
-        for item in (*decl.purposes, *decl.sources):
+        users: tuple[Purpose | Source, ...] = (*decl.purposes, *decl.sources)
+        for item in users:
             if wanted & set(item.subjects):
                 covered.update(item.categories)
     return covered

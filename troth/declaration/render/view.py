@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import Declaration, Purpose, RetentionRule
+from ..model import Declaration, Purpose, RetentionRule, Source
 from ..policy import Policy, rule_categories
 from ..profiles import PROFILES
 from . import words as w
@@ -43,7 +43,8 @@ class PolicyView:
                 continue
             sources = [s for s in self.d.sources if category.key in s.categories]
             subjects: list[str] = []
-            for item in (*sources, *self.d.purposes):
+            users: tuple[Source | Purpose, ...] = (*sources, *self.d.purposes)
+            for item in users:
                 if category.key in item.categories:
                     subjects += [k for k in item.subjects if k not in subjects]
             how = [s.name for s in sources]
