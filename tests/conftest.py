@@ -1,0 +1,63 @@
+"""Shared fixtures: the Kestrel example's policies, database URLs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from support import ROOT
+
+from troth.declaration import Policy, load_policy
+from troth.store import display_url, make_engine
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+KESTREL_HISTORY = sorted((ROOT / "examples" / "kestrel" / "history").glob("*.yaml"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Starlette's TestClient warns that it will move from httpx to httpx2; nothing to fix here.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:Using `httpx` with `starlette.testclient` is deprecated"
+    )
+
+
+@pytest.fixture(scope="session")
+def kestrel_policy() -> Policy:
+    """The Kestrel example as served by `make run` (version 3.0)."""
+    return load_policy(ROOT / "examples" / "kestrel" / "privacy.yaml")
+
+
+@pytest.fixture(scope="session")
+def kestrel_history() -> list[Policy]:
+    """Kestrel's earlier versions (1.0, 2.0), oldest first."""
+    return [load_policy(path) for path in KESTREL_HISTORY]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'var' / 'troth.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A reachable PostgreSQL server (TROTH_TEST_POSTGRES_URL); skipped if none, failed on CI."""
+    url = os.environ.get("TROTH_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    engine = None
+    try:
+        engine = make_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to reach the server means the same thing here
+        reason = (
+            f"PostgreSQL is not reachable at {display_url(url)} ({type(exc).__name__}); "
+            "start one or set TROTH_TEST_POSTGRES_URL"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    return url

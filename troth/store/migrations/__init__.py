@@ -1,0 +1,1 @@
+"""Alembic migrations for troth's tables; run them with :func:`troth.store.upgrade`."""
