@@ -1,0 +1,104 @@
+"""``create_app``: the FastAPI application serving a company's published privacy policy."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from troth.declaration import Policy
+from troth.declaration.render import render_html_fragment, render_markdown
+from troth.publishing import publish
+from troth.store import display_url, make_engine, make_sessionmaker
+
+from .pages import router
+from .site import Clock, Site, render
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("troth.web.access")
+
+# Inline styles only, no scripts, nothing from other sites.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(policy: Policy, db_url: str, *, clock: Clock = utc_now) -> FastAPI:
+    """The web app for ``policy``; on startup it migrates the database and records the version.
+
+    Startup fails with :class:`~troth.publishing.VersionConflict` if the policy's version
+    string was already published with different content.
+    """
+    engine = make_engine(db_url)
+    state = Site(
+        policy=policy,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        clock=clock,
+        policy_markdown=render_markdown(policy),
+        policy_html=render_html_fragment(policy),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        [(row, created)] = await run_in_threadpool(publish, engine, [policy], clock())
+        log.info(
+            "serving policy version %s (hash %s) from %s; %s",
+            row.version,
+            row.short_hash,
+            display_url(engine.url),
+            "recorded it as a new version" if created else "already recorded",
+        )
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title=f"{policy.organization_name} privacy",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.site = state
+    app.include_router(router)
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.middleware("http")(_access_log_and_headers)
+    return app
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    titles = {404: "Page not found", 405: "Method not allowed"}
+    context = {"status": exc.status_code, "title": titles.get(exc.status_code, "Error")}
+    response = render(request, "error.html", context, status_code=exc.status_code)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def _access_log_and_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    # No client address and no query string: both can identify a person.
+    started = time.perf_counter()
+    response = await call_next(request)
+    response.headers.update(SECURITY_HEADERS)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    access_log.info(
+        "%s %s %d %.1fms", request.method, request.url.path, response.status_code, elapsed_ms
+    )
+    return response
