@@ -211,3 +211,72 @@ def publish(
         f"{created_count} recorded, {len(results) - created_count} skipped, in {display_url(db)}",
         markup=False,
     )
+
+
+# troth diff: exit codes 1 and 2 are answers (minor, material), so "cannot compare" is 3.
+DIFF_CANNOT_COMPARE = 3
+
+
+class DiffFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class _DiffCommand(typer.core.TyperCommand):
+    """Exits 3 on a usage mistake, where click would exit 2 (which means "material" here)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except Exception as exc:
+            # Typer bundles its own click, so match click's usage error by its exit code.
+            if getattr(exc, "exit_code", None) == 2:
+                exc.exit_code = DIFF_CANNOT_COMPARE  # type: ignore[attr-defined]
+            raise
+
+
+@app.command("diff", cls=_DiffCommand)
+def diff_command(
+    old: Path = typer.Argument(..., help="The earlier declaration"),
+    new: Path = typer.Argument(..., help="The later declaration"),
+    fmt: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="text or json"),
+) -> None:
+    """List every change between two declarations, each material or minor.
+
+    Exit codes: 0 no change, 1 minor changes only, 2 at least one material change,
+    3 a declaration is invalid or unreadable (its problems are printed as FILE:LINE:COL).
+    """
+    import json
+
+    from troth.declaration.diff import diff_policies
+
+    policies: list[Policy] = []
+    for path in (old, new):
+        try:
+            policies.append(load_policy(path))
+        except DeclarationError as exc:
+            for problem in exc.problems:
+                err.print(str(problem), markup=False)
+    if len(policies) < 2:
+        raise typer.Exit(DIFF_CANNOT_COMPARE)
+    before, after = policies
+    changes = diff_policies(before, after)
+    material = sum(change.material for change in changes)
+    if fmt is DiffFormat.json:
+        listed = [
+            {"kind": c.kind, "section": c.section, "key": c.key, "message": c.message}
+            for c in changes
+        ]
+        typer.echo(json.dumps(listed, indent=2, ensure_ascii=False))
+    elif changes:
+        for change in changes:
+            out.print(f"{change.kind}: {change.message}", markup=False, emoji=False)
+        noun = "change" if len(changes) == 1 else "changes"
+        out.print(
+            f"{material} material, {len(changes) - material} minor {noun} between version "
+            f"{before.version} and {after.version}",
+            markup=False,
+        )
+    else:
+        out.print("no changes", markup=False)
+    raise typer.Exit(2 if material else 1 if changes else 0)
