@@ -148,7 +148,7 @@ def test_child_consent_purpose_needs_parental_consent_method() -> None:
     data = kestrel_data()
     del data["children"]["parental_consent_method"]
     message, _line = only_error(data)
-    assert "purpose 'child_accounts' needs consent from children" in message
+    assert "purpose 'child_accounts' processes children's data" in message
     assert "P29" in message
 
 

@@ -58,7 +58,7 @@ def test_retention_table_states_periods_and_clocks(kestrel_md: str) -> None:
     assert "Income-tax and GST law" in row
     project = table_line(kestrel_md, "**Client project data**")
     assert "| 5 years |" in project and "the project is completed" in project
-    assert "archived with restricted access" in project
+    assert "archived, readable only by authorised auditors" in project
     client_apps = table_line(kestrel_md, "**Data in client applications**")
     assert "as agreed in the client's contract" in client_apps
     jobs = table_line(kestrel_md, "**Job applications**")

@@ -228,7 +228,8 @@ def _consent_flags(decl: Declaration, today: date) -> Iterator[Finding]:
                 ("purposes", i, "consent_required"),
                 f"purpose '{p.key}' rests on consent, so consent_required cannot be false",
             )
-        if p.legal_basis == "legitimate_interest" and not p.opt_out:
+        bases = {p.legal_basis, *p.legal_basis_by_jurisdiction.values()}
+        if "legitimate_interest" in bases and not p.opt_out:
             yield warning(
                 ("purposes", i, "opt_out"),
                 f"purpose '{p.key}' rests on legitimate interest; people may object to it, so "
@@ -266,11 +267,13 @@ def _retention_coverage(decl: Declaration, today: date) -> Iterator[Finding]:
 def _children(decl: Declaration, today: date) -> Iterator[Finding]:
     child_subjects = {s.key for s in decl.subjects if s.child}
     method = decl.children.parental_consent_method if decl.children else None
+    # Any processing of a child's data needs a parent's consent (DPDP s.9, GDPR art. 8 for
+    # consent-based services), so every purpose involving children needs the method declared.
     for i, p in enumerate(decl.purposes):
-        if p.needs_consent and child_subjects & set(p.subjects) and not method:
+        if child_subjects & set(p.subjects) and not method:
             yield error(
                 ("purposes", i, "subjects"),
-                f"purpose '{p.key}' needs consent from children but the declaration sets no "
+                f"purpose '{p.key}' processes children's data but the declaration sets no "
                 "children.parental_consent_method (P29)",
             )
     if child_subjects and decl.children is None:
@@ -291,8 +294,12 @@ def _transfers(decl: Declaration, today: date) -> Iterator[Finding]:
             continue
         if home in ("EU", "EEA") and r.country in _EEA:
             continue
-        region = r.country if r.country in routes else ("EU" if r.country in _EEA else None)
-        if region not in routes and "WORLD" not in routes:
+        regions = {r.country, "WORLD"}
+        if r.country in _EEA:
+            regions.add("EEA")
+            if r.country not in _EEA_NOT_EU:
+                regions.add("EU")
+        if not regions & set(routes):
             yield error(
                 ("recipients", i, "country"),
                 f"recipient '{r.name}' is in {r.country}, outside the home region {home}, and "
@@ -340,6 +347,9 @@ _EEA = frozenset(
         "NO",
     ]
 )
+
+
+_EEA_NOT_EU = frozenset(("IS", "LI", "NO"))
 
 
 def _recipient_reviews(decl: Declaration, today: date) -> Iterator[Finding]:

@@ -17,6 +17,7 @@ from .model import (
     RetentionRule,
     Source,
 )
+from .taxonomy import is_under
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,12 @@ class Policy:
 
     @classmethod
     def build(cls, declaration: Declaration, source_text: str = "") -> Policy:
+        # Defaults are left out so that a later troth adding an optional field does not change
+        # the hash of an unchanged declaration (which would read as an unversioned change).
         canonical = json.dumps(
-            declaration.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
+            declaration.model_dump(mode="json", exclude_defaults=True),
+            sort_keys=True,
+            separators=(",", ":"),
         )
         digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         return cls(declaration=declaration, content_hash=digest, source_text=source_text)
@@ -78,9 +83,10 @@ def rule_categories(decl: Declaration, rule: RetentionRule) -> set[str]:
         if purpose.key in rule.applies_to.purposes:
             covered.update(purpose.categories)
     if rule.applies_to.subjects:
-        wanted = set(rule.applies_to.subjects)
+        wanted = rule.applies_to.subjects
         users: tuple[Purpose | Source, ...] = (*decl.purposes, *decl.sources)
         for item in users:
-            if wanted & set(item.subjects):
+            # a rule for `customer` also covers `customer.end_user`
+            if any(is_under(s, w) for s in item.subjects for w in wanted):
                 covered.update(item.categories)
     return covered

@@ -49,7 +49,7 @@ CLOCK_EVENTS = {
 RETENTION_ACTIONS = {
     "delete": "deleted",
     "anonymize": "anonymised (no longer linked to you)",
-    "isolate": "archived with restricted access, then deleted",
+    "isolate": "archived, readable only by authorised auditors",
 }
 
 RECIPIENT_KINDS = {
