@@ -32,7 +32,8 @@ class Site:
 
 
 def site(request: Request) -> Site:
-    return request.app.state.site  # type: ignore[no-any-return]
+    current: Site = request.app.state.site
+    return current
 
 
 def get_session(request: Request) -> Iterator[Session]:
