@@ -1,0 +1,44 @@
+"""Every command and every option of the `troth` command is documented in docs/cli.md."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import typer
+from support import ROOT
+
+from troth.cli import app
+
+CLI_DOC = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+
+
+def sections() -> dict[str, str]:
+    parts = re.split(r"^## troth (\S+)\s*$", CLI_DOC, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def commands() -> dict[str, Any]:
+    # typer ships its own copy of click, so duck-type rather than isinstance-check.
+    group = typer.main.get_command(app)
+    return dict(group.commands)  # type: ignore[attr-defined]
+
+
+def test_every_command_has_a_section() -> None:
+    documented = sections()
+    missing = sorted(set(commands()) - set(documented))
+    assert not missing, f"docs/cli.md has no '## troth NAME' section for: {', '.join(missing)}"
+    stale = sorted(set(documented) - set(commands()))
+    assert not stale, f"docs/cli.md documents commands that do not exist: {', '.join(stale)}"
+
+
+def test_every_option_is_documented_in_its_section() -> None:
+    documented = sections()
+    for name, command in commands().items():
+        for param in command.params:
+            if param.param_type_name != "option" or param.name == "help":
+                continue
+            longest = max(param.opts, key=len)
+            assert longest in documented[name], (
+                f"option {longest} of 'troth {name}' is not mentioned in its docs/cli.md section"
+            )
