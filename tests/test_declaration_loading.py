@@ -150,3 +150,37 @@ def test_duration_calendar_arithmetic_and_order() -> None:
     assert Duration.parse("P7Y") > Duration.parse("P5Y")
     assert Duration.parse("P1M") < Duration.parse("P31D")
     assert Duration.parse("PT72H") <= Duration.parse("P3D")
+
+
+def test_shape_and_promise_errors_are_reported_together() -> None:
+    data = kestrel_data()
+    data["organization"]["colour"] = "teal"  # unknown key: removed, the rest still checked
+    item(data, "purposes", "billing")["legal_basis"] = "because"  # invalid item: set aside
+    item(data, "recipients", "postmark")["sale"] = True  # broken promise (P21)
+    item(data, "purposes", "newsletter")["categories"].append("user.contact.address")
+    item(data, "retention", "analytics")["period"] = "soon"
+    text = dump(data)
+    lines = text.splitlines()
+    policy, problems = read(text)
+    assert policy is None
+    found = [p.message for p in problems]
+    assert len(found) == 5, found
+    assert any("unknown key 'colour'" in m for m in found)
+    assert any(m.startswith("purposes[2].legal_basis") for m in found)
+    assert any(m.startswith("retention[1].period") for m in found)
+    sale = next(p for p in problems if "buying personal data" in p.message)
+    assert "sale: true" in lines[sale.line - 1]
+    ref = next(p for p in problems if "user.contact.address" in p.message)
+    assert "user.contact.address" in lines[ref.line - 1]
+    # nothing is reported about what was set aside: the financial-records rule still names
+    # the invalid 'billing' purpose, and the dropped analytics rule leaves no false gap
+    assert not any("'billing'" in m and "not declared" in m for m in found)
+    assert not any("no retention rule covers it" in m for m in found)
+
+
+def test_a_missing_required_section_reports_only_the_shape() -> None:
+    data = kestrel_data()
+    del data["organization"]
+    item(data, "recipients", "postmark")["sale"] = True
+    _, problems = read(dump(data))
+    assert [p.message for p in problems] == ["(top level): missing required field 'organization'"]

@@ -20,6 +20,7 @@ from .checks import check_declaration
 from .model import Declaration
 from .policy import Policy
 from .problems import DeclarationError, Finding, Path, Problem, dotted
+from .salvage import salvage_findings
 
 
 class Positions:
@@ -153,6 +154,8 @@ def read_declaration(
         declaration = Declaration.model_validate(data)
     except ValidationError as exc:
         problems = [place(f, at_key) for f, at_key in _validation_findings(exc, data)]
+        semantic = salvage_findings(data, exc, _data_path, check_declaration, today or date.today())
+        problems += [place(f) for f in semantic]
         return None, sorted(problems, key=lambda p: (p.line, p.column))
 
     problems = sorted(
