@@ -34,7 +34,7 @@ def salvage_findings(
     dropped: dict[str, set[int]] = {}
     for problem in error.errors(include_url=False):
         path, rest = data_path(tuple(problem["loc"]), data)
-        if len(path) >= 2 and isinstance(path[1], int) and isinstance(data.get(path[0]), list):
+        if len(path) >= 2 and isinstance(path[1], int) and isinstance(data.get(str(path[0])), list):
             dropped.setdefault(str(path[0]), set()).add(path[1])
         elif path and not rest and isinstance(path[-1], str):
             parent: Any = trimmed
