@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
+import pytest
 from support import KESTREL, dump, item, kestrel_data
 from typer.testing import CliRunner
 
@@ -85,10 +87,18 @@ def test_render_refuses_an_invalid_declaration(tmp_path: Path) -> None:
     assert not target.exists()
 
 
-def test_init_writes_a_starter_that_checks_clean(tmp_path: Path) -> None:
+def test_init_writes_a_starter_that_checks_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TROTH_MASTER_KEY", raising=False)
     target = tmp_path / "privacy.yaml"
     result = runner.invoke(app, ["init", str(target)])
     assert result.exit_code == 0
+    key_file = tmp_path / "var" / "master.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert f"wrote master key {key_file}" in result.stdout
+    assert "separately from the database" in result.stdout
+    key = key_file.read_bytes()
     text = target.read_text()
     assert "CHANGE-ME" in text and "# " in text
     check = runner.invoke(app, ["check", str(target)])
@@ -100,5 +110,18 @@ def test_init_writes_a_starter_that_checks_clean(tmp_path: Path) -> None:
     target.write_text("mine")
     assert runner.invoke(app, ["init", str(target)]).exit_code == 1
     assert target.read_text() == "mine"
-    assert runner.invoke(app, ["init", str(target), "--force"]).exit_code == 0
+    forced = runner.invoke(app, ["init", str(target), "--force"])
+    assert forced.exit_code == 0
     assert target.read_text() == text
+    assert key_file.read_bytes() == key  # --force is for the declaration, never the key
+    assert "kept the existing" in forced.stdout
+
+
+def test_init_writes_no_key_file_when_the_key_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TROTH_MASTER_KEY", "A" * 43 + "=")
+    result = runner.invoke(app, ["init", str(tmp_path / "privacy.yaml")])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "var").exists()
+    assert "TROTH_MASTER_KEY is set" in result.stdout
