@@ -14,14 +14,31 @@ CLI_DOC = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
 
 
 def sections() -> dict[str, str]:
-    parts = re.split(r"^## troth (\S+)\s*$", CLI_DOC, flags=re.M)
+    """Each `## troth NAME` (or `## troth GROUP NAME`) section's text, by command name."""
+    parts = re.split(r"^## troth (\S+(?: \S+)*)\s*$", CLI_DOC, flags=re.M)
     return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
+def leaf_commands(group: Any, prefix: str = "") -> dict[str, Any]:
+    """Every command to run, by its full name: a sub-app's commands as "GROUP NAME"."""
+    found: dict[str, Any] = {}
+    for name, command in group.commands.items():
+        # typer ships its own copy of click, so duck-type rather than isinstance-check.
+        if hasattr(command, "commands"):
+            found |= leaf_commands(command, f"{prefix}{name} ")
+        else:
+            found[f"{prefix}{name}"] = command
+    return found
+
+
 def commands() -> dict[str, Any]:
-    # typer ships its own copy of click, so duck-type rather than isinstance-check.
-    group = typer.main.get_command(app)
-    return dict(group.commands)  # type: ignore[attr-defined]
+    return leaf_commands(typer.main.get_command(app))
+
+
+def test_sub_app_commands_are_named_in_full() -> None:
+    # A sub-app's section is `## troth audit verify`, never a bare `## troth verify`.
+    assert {"audit verify", "audit export"} <= set(commands())
+    assert "audit" not in commands()
 
 
 def test_every_command_has_a_section() -> None:

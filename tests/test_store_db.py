@@ -10,7 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, Table, inspect, select, text
 
-import troth.publishing.models  # noqa: F401  (registers its tables on Base.metadata)
+# Each registers its tables on Base.metadata.
+import troth.audit.models
+import troth.publishing.models  # noqa: F401
 from troth.store import (
     Base,
     DatabaseURLError,
@@ -76,10 +78,11 @@ def test_upgrade_creates_the_tables_and_is_idempotent(sqlite_url: str) -> None:
     upgrade(sqlite_url)
     upgrade(sqlite_url)
     engine = make_engine(sqlite_url)
-    assert {"policy_versions", "alembic_version"} <= set(inspect(engine).get_table_names())
+    tables = set(inspect(engine).get_table_names())
+    assert {"policy_versions", "audit_events", "alembic_version"} <= tables
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
-            ("0001",)
+            ("0002",)
         ]
     engine.dispose()
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from support import dump, kestrel_data
 
+from troth.audit import AuditEvent, verify_chain
 from troth.declaration import Policy, read_declaration
 from troth.declaration.render import render_html_fragment, render_markdown
 from troth.publishing import (
@@ -52,6 +53,10 @@ def count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(PolicyVersion)) or 0
 
 
+def audit_events(session: Session) -> list[AuditEvent]:
+    return list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+
+
 def test_recording_stores_the_declaration_and_its_rendered_text(
     session: Session, kestrel_policy: Policy
 ) -> None:
@@ -68,6 +73,17 @@ def test_recording_stores_the_declaration_and_its_rendered_text(
     assert stored.rendered_markdown == render_markdown(kestrel_policy)
     assert stored.rendered_html == render_html_fragment(kestrel_policy)
     assert stored.short_hash == kestrel_policy.content_hash[:12]
+    [event] = audit_events(session)
+    assert (event.action, event.actor_kind, event.actor_id) == (
+        "policy.version_recorded",
+        "system",
+        "troth.publishing",
+    )
+    assert event.policy_version == "3.0"
+    assert event.details == {"version": "3.0", "content_hash": kestrel_policy.content_hash}
+    assert event.subject_id is None
+    assert event.occurred_at == NOW
+    assert verify_chain(session).ok
 
 
 def test_recorded_at_comes_back_timezone_aware_utc(
@@ -95,6 +111,7 @@ def test_recording_the_same_declaration_again_changes_nothing(
     assert again.id == first.id
     assert again.recorded_at == NOW  # the first publication's time is kept
     assert count(session) == 1
+    assert len(audit_events(session)) == 1  # nothing changed, so nothing to audit
 
 
 def test_changed_content_under_a_published_version_is_refused(
@@ -113,6 +130,7 @@ def test_changed_content_under_a_published_version_is_refused(
     assert raised.value.new_hash == changed.content_hash
     assert count(session) == 1
     assert get_version(session, "3.0").content_hash == kestrel_policy.content_hash  # type: ignore[union-attr]
+    assert [event.policy_version for event in audit_events(session)] == ["3.0"]
 
 
 def test_a_changed_declaration_with_a_new_version_is_a_new_row(
@@ -201,6 +219,7 @@ def test_a_concurrent_recording_of_the_same_version_is_not_an_error(
     assert row.recorded_at == NOW
     assert len(calls) == 2
     assert count(session) == 1
+    assert len(audit_events(session)) == 1  # the loser records no event
 
 
 def test_publish_records_a_history_all_or_nothing(
@@ -215,4 +234,7 @@ def test_publish_records_a_history_all_or_nothing(
     with make_sessionmaker(engine)() as session:
         # 3.0 came before the conflict in the same call, and was not kept either.
         assert [row.version for row in list_versions(session)] == ["2.0", "1.0"]
+        # Nor was its audit event: the event lives and dies with the change it records.
+        assert [event.policy_version for event in audit_events(session)] == ["1.0", "2.0"]
+        assert verify_chain(session).count == 2
     engine.dispose()

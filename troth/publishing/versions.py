@@ -15,11 +15,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from troth.audit import Actor, record_event
 from troth.declaration import Policy
 from troth.declaration.render import render_html_fragment, render_markdown
 from troth.store import make_sessionmaker, session_scope, upgrade
 
 from .models import PolicyVersion
+
+# Who records versions when no caller says otherwise: troth itself (`troth serve`, `publish`).
+PUBLISHER = Actor.system("troth.publishing")
 
 _NEWEST_FIRST = (
     PolicyVersion.effective_date.desc(),
@@ -54,9 +58,12 @@ class VersionInHistory:
         return self.version.id == self.current.id
 
 
-def record_version(session: Session, policy: Policy, now: datetime) -> tuple[PolicyVersion, bool]:
+def record_version(
+    session: Session, policy: Policy, now: datetime, *, actor: Actor = PUBLISHER
+) -> tuple[PolicyVersion, bool]:
     """Store ``policy`` as a published version; ``created`` is False when it already was.
 
+    A new version writes the audit event ``policy.version_recorded`` in the same transaction.
     Raises :class:`VersionConflict` when ``policy.version`` was published with other content.
     The caller commits.
     """
@@ -85,6 +92,14 @@ def record_version(session: Session, policy: Policy, now: datetime) -> tuple[Pol
         if existing is None:
             raise
         return existing, False
+    record_event(
+        session,
+        actor=actor,
+        action="policy.version_recorded",
+        policy_version=row.version,
+        details={"version": row.version, "content_hash": row.content_hash},
+        now=now,
+    )
     return row, True
 
 
@@ -126,13 +141,13 @@ def locate_version(session: Session, version: str) -> VersionInHistory | None:
 
 
 def publish(
-    engine: Engine, policies: Sequence[Policy], now: datetime
+    engine: Engine, policies: Sequence[Policy], now: datetime, *, actor: Actor = PUBLISHER
 ) -> list[tuple[PolicyVersion, bool]]:
     """Migrate the database, then record each policy in the order given, all or nothing.
 
     Returns ``(version, created)`` per policy; raises :class:`VersionConflict` (and records
-    none of them) if any one conflicts with the history.
+    none of them, nor their audit events) if any one conflicts with the history.
     """
     upgrade(engine)
     with session_scope(make_sessionmaker(engine)) as session:
-        return [record_version(session, policy, now) for policy in policies]
+        return [record_version(session, policy, now, actor=actor) for policy in policies]
