@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pg_support import postgres_schema
 from sqlalchemy import JSON, Engine, bindparam, func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, AuditEvent, record_event
@@ -18,22 +17,6 @@ from troth.store import make_engine, make_sessionmaker, upgrade
 
 NOW = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 JOB = Actor.system("test.job")
-
-
-@contextmanager
-def postgres_schema(postgres_url: str) -> Iterator[str]:
-    """A URL whose search_path is a fresh schema, dropped afterwards."""
-    schema = f"troth_audit_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(postgres_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @contextmanager

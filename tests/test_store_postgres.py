@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pg_support import postgres_schema
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
 from support import dump, kestrel_data
 
 from troth.declaration import Policy, read_declaration
@@ -22,18 +21,8 @@ NOW = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 
 @pytest.fixture
 def schema_url(postgres_url: str) -> Iterator[str]:
-    """A fresh schema for this test, dropped afterwards, so runs never see each other's rows."""
-    schema = f"troth_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(postgres_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(postgres_url) as url:
+        yield url
 
 
 def test_migrations_and_versions_on_postgresql(
