@@ -1,0 +1,9 @@
+"""The ``troth`` command: thin adapters over the declaration and the domain services.
+
+Each module registers its commands on the one Typer ``app``; importing them here builds it.
+"""
+
+from . import audit, declaration, keys, serving  # noqa: F401  (they register their commands)
+from .app import DEFAULT_DB, DEFAULT_DECLARATION, app
+
+__all__ = ["DEFAULT_DB", "DEFAULT_DECLARATION", "app"]
