@@ -268,3 +268,36 @@ def test_missing_required_rights_warn_per_law() -> None:
     assert any("eu-gdpr" in m and "'portability'" in m for m in warnings)
     assert any("in-dpdp" in m and "'nominate'" in m for m in warnings)
     assert any("us-ca-ccpa" in m and "'opt_out_marketing'" in m for m in warnings)
+
+
+def test_a_right_with_its_own_slower_acknowledgement_or_extension_warns() -> None:
+    data = kestrel_data()
+    data["rights"]["offered"][0] = {
+        "right": "access",
+        "acknowledge_within": "P20D",
+        "extension": "P90D",
+    }
+    policy, problems, lines = problems_for(data)
+    assert policy is not None
+    warnings = [p for p in problems if p.severity == "warning"]
+    ack = [p for p in warnings if "access requests are acknowledged within 20 days" in p.message]
+    assert [p.message.split(":")[0] for p in ack] == ["us-ca-ccpa"]
+    assert "acknowledge_within: P20D" in lines[ack[0].line - 1]
+    ext = {p.message.split(":")[0]: p for p in warnings if "P90D" in lines[p.line - 1]}
+    assert "extension of 90 days exceeds the 2 months" in ext["eu-gdpr"].message
+    assert "provides no extension" in ext["in-dpdp"].message
+    assert "extension of 90 days exceeds the 45 days" in ext["us-ca-ccpa"].message
+
+
+def test_business_days_scale_days_but_not_hours() -> None:
+    data = kestrel_data()
+    data["rights"]["business_days"] = True
+    data["rights"]["acknowledge_within"] = "PT240H"  # 10 calendar days, within 10 business days
+    _, problems, _ = problems_for(data)
+    assert not [m for m in messages(problems) if "acknowledged within" in m]
+    data["rights"]["extension"] = "P44D"  # 44 business days are about 62 calendar days
+    _, problems, _ = problems_for(data)
+    assert any(
+        m.startswith("us-ca-ccpa: the extension of 44 days exceeds the 45 days")
+        for m in messages(problems)
+    )

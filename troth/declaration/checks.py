@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 
 from .durations import Duration
-from .model import BUILTIN_EVENTS, Declaration, Purpose, Source
+from .model import BUILTIN_EVENTS, Declaration, Purpose, Rights, Source
 from .problems import Finding, Path
 from .profiles import PROFILES, JurisdictionProfile, calendar_days
 from .taxonomy import Tree, fides_keys, fides_parent, is_under
@@ -413,26 +413,8 @@ def _profile(decl: Declaration, profile: JurisdictionProfile, where: Path) -> It
                 f"{name}: {offer.right} requests are answered within {complete.words()}, but "
                 f"{profile.law} allows at most {limit.words()}",
             )
-    ack_bd = profile.acknowledge_business_days
-    if profile.acknowledge_within and _longer(
-        rights.acknowledge_within, bd, profile.acknowledge_within, ack_bd
-    ):
-        yield warning(
-            ("rights", "acknowledge_within"),
-            f"{name}: requests are acknowledged within {rights.acknowledge_within.words()}, but "
-            f"{profile.law} requires {_words(profile.acknowledge_within, ack_bd)}",
-        )
-    if rights.extension and profile.extension is None:
-        yield warning(
-            ("rights", "extension"),
-            f"{name}: {profile.law} provides no extension of the deadline to answer",
-        )
-    elif rights.extension and profile.extension and rights.extension > profile.extension:
-        yield warning(
-            ("rights", "extension"),
-            f"{name}: the extension of {rights.extension.words()} exceeds the "
-            f"{profile.extension.words()} {profile.law} allows",
-        )
+    yield from _acknowledgement(rights, profile)
+    yield from _extensions(rights, profile)
     offered = {o.right for o in rights.offered}
     for right in profile.required_rights:
         if right not in offered:
@@ -467,6 +449,56 @@ def _profile(decl: Declaration, profile: JurisdictionProfile, where: Path) -> It
             f"{name}: {profile.law} expects a named grievance officer "
             "(organization.grievance_officer)",
         )
+
+
+def _acknowledgement(rights: Rights, profile: JurisdictionProfile) -> Iterator[Finding]:
+    """The default acknowledgement time, and any a single right sets for itself."""
+    limit, limit_bd = profile.acknowledge_within, profile.acknowledge_business_days
+    if limit is None:
+        return
+    places: list[tuple[Path, str, Duration]] = [
+        (("rights", "acknowledge_within"), "requests", rights.acknowledge_within)
+    ]
+    places += [
+        (
+            ("rights", "offered", i, "acknowledge_within"),
+            f"{o.right} requests",
+            ack,
+        )
+        for i, o in enumerate(rights.offered)
+        if (ack := o.acknowledge_within)
+    ]
+    for path, what, declared in places:
+        if _longer(declared, rights.business_days, limit, limit_bd):
+            yield warning(
+                path,
+                f"{profile.key}: {what} are acknowledged within {declared.words()}, but "
+                f"{profile.law} requires {_words(limit, limit_bd)}",
+            )
+
+
+def _extensions(rights: Rights, profile: JurisdictionProfile) -> Iterator[Finding]:
+    """The default extension, and any a single right sets for itself."""
+    places: list[tuple[Path, Duration]] = []
+    if rights.extension:
+        places.append((("rights", "extension"), rights.extension))
+    places += [
+        (("rights", "offered", i, "extension"), ext)
+        for i, o in enumerate(rights.offered)
+        if (ext := o.extension)
+    ]
+    for path, declared in places:
+        if profile.extension is None:
+            yield warning(
+                path,
+                f"{profile.key}: {profile.law} provides no extension of the deadline to answer",
+            )
+        elif _longer(declared, rights.business_days, profile.extension, False):
+            yield warning(
+                path,
+                f"{profile.key}: the extension of {declared.words()} exceeds the "
+                f"{profile.extension.words()} {profile.law} allows",
+            )
 
 
 def _words(limit: Duration, business_days: bool) -> str:

@@ -70,11 +70,6 @@ class Policy:
     def retention_rules(self) -> dict[str, RetentionRule]:
         return {r.key: r for r in self.declaration.retention}
 
-    def rules_for_category(self, category: str) -> list[RetentionRule]:
-        """Retention rules covering a category, directly or through a purpose or subject."""
-        decl = self.declaration
-        return [r for r in decl.retention if category in rule_categories(decl, r)]
-
 
 def rule_categories(decl: Declaration, rule: RetentionRule) -> set[str]:
     """Every category a retention rule covers, directly or through its purposes or subjects."""

@@ -105,6 +105,10 @@ register(
 
 
 def calendar_days(duration: Duration, business_days: bool = False) -> float:
-    """Approximate calendar length, counting 5 business days as a week."""
+    """Approximate calendar length, counting 5 business days as a week.
+
+    Business days count whole days only: a deadline in hours runs on the calendar.
+    """
     days = duration.approx_days()
-    return days * 7 / 5 if business_days else days
+    in_days = not (duration.hours or duration.minutes or duration.seconds)
+    return days * 7 / 5 if business_days and in_days else days
