@@ -11,8 +11,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, Table, inspect, select, text
 
 # Each registers its tables on Base.metadata.
+import troth.apikeys.models
 import troth.audit.models
-import troth.publishing.models  # noqa: F401
+import troth.consent.models
+import troth.publishing.models
+import troth.subjects.models  # noqa: F401
 from troth.store import (
     Base,
     DatabaseURLError,
@@ -82,7 +85,7 @@ def test_upgrade_creates_the_tables_and_is_idempotent(sqlite_url: str) -> None:
     assert {"policy_versions", "audit_events", "alembic_version"} <= tables
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
-            ("0002",)
+            ("0003",)
         ]
     engine.dispose()
 

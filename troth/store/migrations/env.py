@@ -10,7 +10,13 @@ from troth.store.base import Base
 
 # Only migrations (and autogenerate) need every table in one metadata; importing the domain
 # packages' models here keeps troth.store itself free of upward imports.
-TABLE_MODULES = ("troth.publishing.models", "troth.audit.models")
+TABLE_MODULES = (
+    "troth.publishing.models",
+    "troth.audit.models",
+    "troth.subjects.models",
+    "troth.consent.models",
+    "troth.apikeys.models",
+)
 for module in TABLE_MODULES:
     importlib.import_module(module)
 
