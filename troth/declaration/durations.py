@@ -10,7 +10,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from pydantic_core import core_schema
 
@@ -79,6 +79,10 @@ class Duration:
             return "no time"
         return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
+    @overload
+    def add_to(self, moment: datetime) -> datetime: ...
+    @overload
+    def add_to(self, moment: date) -> date: ...
     def add_to(self, moment: datetime | date) -> datetime | date:
         """Calendar addition: a month after 31 January is the last day of February."""
         month_index = moment.month - 1 + self.months + 12 * self.years

@@ -7,7 +7,7 @@ refused, because a published text must never change in place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +24,7 @@ from .models import PolicyVersion
 
 # Who records versions when no caller says otherwise: troth itself (`troth serve`, `publish`).
 PUBLISHER = Actor.system("troth.publishing")
+OnRecorded = Callable[[Session, str | None, str | None, Policy, datetime], object]
 
 _NEWEST_FIRST = (
     PolicyVersion.effective_date.desc(),
@@ -141,13 +142,35 @@ def locate_version(session: Session, version: str) -> VersionInHistory | None:
 
 
 def publish(
-    engine: Engine, policies: Sequence[Policy], now: datetime, *, actor: Actor = PUBLISHER
+    engine: Engine,
+    policies: Sequence[Policy],
+    now: datetime,
+    *,
+    actor: Actor = PUBLISHER,
+    on_recorded: OnRecorded | None = None,
 ) -> list[tuple[PolicyVersion, bool]]:
     """Migrate the database, then record each policy in the order given, all or nothing.
+
+    ``on_recorded(session, previous_yaml, previous_version, policy, now)`` runs in the same
+    transaction after each newly recorded version, with the declaration of the version that
+    was current before it (consent renewal after a material change hooks in here).
 
     Returns ``(version, created)`` per policy; raises :class:`VersionConflict` (and records
     none of them, nor their audit events) if any one conflicts with the history.
     """
     upgrade(engine)
+    results = []
     with session_scope(make_sessionmaker(engine)) as session:
-        return [record_version(session, policy, now, actor=actor) for policy in policies]
+        for policy in policies:
+            before = current_version(session)
+            row, created = record_version(session, policy, now, actor=actor)
+            if created and on_recorded is not None:
+                on_recorded(
+                    session,
+                    before.declaration_yaml if before else None,
+                    before.version if before else None,
+                    policy,
+                    now,
+                )
+            results.append((row, created))
+    return results

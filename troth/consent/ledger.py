@@ -1,0 +1,476 @@
+"""The consent ledger: record consent events and subject signals, and read them back.
+
+Rows are only ever added. Every write also adds a row to the change feed
+(:class:`~troth.consent.models.ConsentChange`) for decision caches in other processes, notes the
+subject in ``session.info`` for the cache in this one, and writes its audit event, all in the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from troth.audit import Actor, record_event
+from troth.declaration import Duration, Policy
+from troth.subjects import IdentityError, Keyring, registry
+from troth.subjects.registry import get_subject, merged_ids, resolve_subject
+
+from .decide import gpc_purposes
+from .fold import ConsentFact, PurposeConsent, SignalFact, SubjectState, fold
+from .models import (
+    ActedBy,
+    ConsentChange,
+    ConsentEvent,
+    ConsentRenewal,
+    ConsentState,
+    Method,
+    SignalKind,
+    SubjectSignal,
+)
+
+TOUCHED = "troth.consent.touched"
+MAX_COLLECTION_POINT = 500
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+RECORDABLE = (ConsentState.given, ConsentState.refused, ConsentState.withdrawn)
+
+
+class ConsentInputError(ValueError):
+    """Input the ledger refuses; ``field`` names the part that is wrong (never its value)."""
+
+    def __init__(self, field: str, message: str, *, index: int | None = None) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.index = index
+
+
+@dataclass(frozen=True)
+class ConsentInput:
+    """One consent choice to record for a subject and purpose."""
+
+    purpose: str
+    state: ConsentState | str
+    method: Method | str = Method.api
+    acted_by: ActedBy | str = ActedBy.subject
+    actor_ref: str | None = None
+    categories: Sequence[str] | None = None
+    jurisdiction: str | None = None
+    language: str | None = None
+    collection_point: str | None = None
+
+
+def _enum(kind: Any, value: Any, field: str, index: int | None, allowed: Iterable[Any]) -> Any:
+    try:
+        parsed = kind(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed not in allowed:
+        names = ", ".join(str(a.value) for a in allowed)
+        raise ConsentInputError(field, f"expected one of {names}", index=index)
+    return parsed
+
+
+def _expiry(policy: Policy, purpose: str, method: Method, now: datetime) -> datetime | None:
+    periods: list[Duration] = []
+    declared = policy.purposes[purpose].consent_expires_after
+    if declared is not None:
+        periods.append(declared)
+    cookies = policy.declaration.cookies
+    if method is Method.cookie_banner and cookies and cookies.consent_expires_after:
+        periods.append(cookies.consent_expires_after)
+    return min((p.add_to(now) for p in periods), default=None)
+
+
+def _event_row(
+    policy: Policy, subject_id: str, item: ConsentInput, index: int | None, now: datetime
+) -> dict[str, Any]:
+    decl = policy.declaration
+    purpose = policy.purposes.get(item.purpose)
+    if purpose is None:
+        known = ", ".join(p.key for p in decl.purposes)
+        raise ConsentInputError(
+            "purpose", f"unknown purpose {item.purpose!r}; declared: {known}", index=index
+        )
+    state = _enum(ConsentState, item.state, "state", index, RECORDABLE)
+    method = _enum(Method, item.method, "method", index, list(Method))
+    acted_by = _enum(ActedBy, item.acted_by, "acted_by", index, list(ActedBy))
+    if item.categories is None:
+        categories = list(purpose.categories)
+    else:
+        categories = list(dict.fromkeys(item.categories))
+        for position, category in enumerate(categories):
+            if category not in purpose.categories:
+                raise ConsentInputError(
+                    f"categories[{position}]",
+                    f"{category!r} is not a data category of purpose {purpose.key!r}",
+                    index=index,
+                )
+    jurisdictions = decl.organization.jurisdictions
+    if item.jurisdiction is not None and item.jurisdiction not in jurisdictions:
+        raise ConsentInputError(
+            "jurisdiction",
+            f"expected one of the organization's jurisdictions: {', '.join(jurisdictions)}",
+            index=index,
+        )
+    if item.language is not None and not _LANGUAGE.fullmatch(item.language):
+        raise ConsentInputError(
+            "language", "expected a language tag such as 'en' or 'hi-IN'", index=index
+        )
+    if item.collection_point is not None and len(item.collection_point) > MAX_COLLECTION_POINT:
+        raise ConsentInputError(
+            "collection_point", f"longer than {MAX_COLLECTION_POINT} characters", index=index
+        )
+    return {
+        "record_id": str(uuid.uuid4()),
+        "subject_id": subject_id,
+        "purpose": purpose.key,
+        "state": state.value,
+        "occurred_at": now,
+        "expires_at": _expiry(policy, purpose.key, method, now)
+        if state is ConsentState.given
+        else None,
+        "policy_version": policy.version,
+        "notice_hash": policy.content_hash,
+        "categories": categories,
+        "jurisdiction": item.jurisdiction,
+        "language": item.language or decl.policy.language,
+        "collection_point": item.collection_point,
+        "method": method.value,
+        "acted_by": acted_by.value,
+        "actor_ref": item.actor_ref,
+    }
+
+
+def mark_changed(session: Session, subject_ids: Iterable[str | None], now: datetime) -> None:
+    """Tell decision caches that these subjects (None: every subject) changed."""
+    ids = list(dict.fromkeys(subject_ids))
+    if not ids:
+        return
+    session.execute(insert(ConsentChange), [{"subject_id": s, "changed_at": now} for s in ids])
+    session.info.setdefault(TOUCHED, set()).update(ids)
+
+
+def record_consents(
+    session: Session,
+    policy: Policy,
+    items: Sequence[tuple[str, ConsentInput]],
+    *,
+    actor: Actor,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Record consent events, each ``(subject_id, choice)``, all or nothing.
+
+    Validates every item before writing any (:class:`ConsentInputError` names the item's index
+    and field), stores each under the subject it now belongs to (after merges), writes one
+    ``consent.recorded`` audit event, and returns the rows written.
+    """
+    canonical: dict[str, str] = {}
+    rows = []
+    for index, (subject_id, item) in enumerate(items):
+        if subject_id not in canonical:
+            canonical[subject_id] = get_subject(session, subject_id).id
+        rows.append(_event_row(policy, canonical[subject_id], item, index, now))
+    if not rows:
+        return []
+    session.execute(insert(ConsentEvent), rows)
+    subjects = list(dict.fromkeys(row["subject_id"] for row in rows))
+    mark_changed(session, subjects, now)
+    states: dict[str, int] = {}
+    for row in rows:
+        states[row["state"]] = states.get(row["state"], 0) + 1
+    record_event(
+        session,
+        actor=actor,
+        action="consent.recorded",
+        subject_id=subjects[0] if len(subjects) == 1 else None,
+        policy_version=policy.version,
+        details={
+            "events": len(rows),
+            "states": states,
+            "purposes": sorted({row["purpose"] for row in rows}),
+            "subjects": subjects,
+            "record_ids": [row["record_id"] for row in rows] if len(rows) <= 50 else [],
+        },
+        now=now,
+    )
+    return rows
+
+
+def withdraw(
+    session: Session,
+    policy: Policy,
+    subject_id: str,
+    purposes: Sequence[str],
+    *,
+    method: Method | str,
+    actor: Actor,
+    now: datetime,
+    acted_by: ActedBy | str = ActedBy.subject,
+) -> list[dict[str, Any]]:
+    """Withdraw consent for the purposes named (all purposes with consent given, if none)."""
+    if not purposes:
+        state = load_state(session, subject_id, now)
+        purposes = [p for p, c in state.consents.items() if c.state is ConsentState.given]
+    items = [
+        (subject_id, ConsentInput(p, ConsentState.withdrawn, method=method, acted_by=acted_by))
+        for p in purposes
+    ]
+    return record_consents(session, policy, items, actor=actor, now=now)
+
+
+def record_signal(
+    session: Session,
+    policy: Policy,
+    subject_id: str,
+    kind: SignalKind | str,
+    *,
+    active: bool = True,
+    purpose: str | None = None,
+    method: Method | str = Method.api,
+    actor: Actor,
+    now: datetime,
+) -> SubjectSignal:
+    """Raise (or lift, ``active=False``) a restriction, objection, GPC opt-out or child flag."""
+    parsed = _enum(SignalKind, kind, "kind", None, list(SignalKind))
+    parsed_method = _enum(Method, method, "method", None, list(Method))
+    if purpose is not None and purpose not in policy.purposes:
+        raise ConsentInputError("purpose", f"unknown purpose {purpose!r}")
+    if purpose is not None and parsed is not SignalKind.objection:
+        raise ConsentInputError("purpose", "only an objection can be limited to one purpose")
+    subject = get_subject(session, subject_id)
+    signal = SubjectSignal(
+        subject_id=subject.id,
+        kind=parsed.value,
+        purpose=purpose,
+        active=active,
+        occurred_at=now,
+        policy_version=policy.version,
+        method=parsed_method.value,
+    )
+    session.add(signal)
+    session.flush()
+    mark_changed(session, [subject.id], now)
+    record_event(
+        session,
+        actor=actor,
+        action=f"subject.{parsed.value}_{'raised' if active else 'lifted'}",
+        subject_id=subject.id,
+        policy_version=policy.version,
+        details={"purpose": purpose, "method": parsed_method.value},
+        now=now,
+    )
+    return signal
+
+
+# Reading --------------------------------------------------------------------------------------
+
+
+def renewals(session: Session) -> dict[str, list[datetime]]:
+    """When renewal became required, per purpose."""
+    found: dict[str, list[datetime]] = {}
+    for row in session.execute(select(ConsentRenewal.purpose, ConsentRenewal.required_at)):
+        found.setdefault(row.purpose, []).append(row.required_at)
+    return found
+
+
+def renewal_generation(session: Session) -> int:
+    """How many times fresh consent has been required: the cookie banner's revision."""
+    return len(set(session.scalars(select(ConsentRenewal.required_at)).all()))
+
+
+def history(session: Session, subject_id: str) -> list[ConsentEvent]:
+    """Every consent event of the subject (and of subjects merged into it), oldest first."""
+    ids = merged_ids(session, get_subject(session, subject_id).id)
+    return list(
+        session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.subject_id.in_(ids))
+            .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
+        )
+    )
+
+
+def get_record(session: Session, record_id: str) -> ConsentEvent | None:
+    return session.scalar(select(ConsentEvent).where(ConsentEvent.record_id == record_id))
+
+
+def consent_fact(event: ConsentEvent) -> ConsentFact:
+    return ConsentFact(
+        seq=event.id,
+        record_id=event.record_id,
+        purpose=event.purpose,
+        state=ConsentState(event.state),
+        occurred_at=event.occurred_at,
+        expires_at=event.expires_at,
+        policy_version=event.policy_version,
+        method=event.method,
+        acted_by=event.acted_by,
+    )
+
+
+def load_state(
+    session: Session,
+    subject_id: str,
+    now: datetime,
+    renewal_times: dict[str, list[datetime]] | None = None,
+) -> SubjectState:
+    """The subject's current state (UnknownSubject if there is no such subject)."""
+    ids = merged_ids(session, get_subject(session, subject_id).id)
+    return load_states(session, ids, now, renewal_times)
+
+
+def load_states(
+    session: Session,
+    ids: Sequence[str],
+    now: datetime,
+    renewal_times: dict[str, list[datetime]] | None = None,
+) -> SubjectState:
+    """The state folded from the events of all of ``ids`` (a subject and those merged in)."""
+    events = session.scalars(select(ConsentEvent).where(ConsentEvent.subject_id.in_(ids)))
+    signals = session.scalars(select(SubjectSignal).where(SubjectSignal.subject_id.in_(ids)))
+    return fold(
+        [consent_fact(e) for e in events],
+        [SignalFact(s.id, SignalKind(s.kind), s.active, s.occurred_at, s.purpose) for s in signals],
+        now,
+        renewals(session) if renewal_times is None else renewal_times,
+    )
+
+
+# The cookie banner ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CookieChoice:
+    subject_id: str
+    created: bool
+    recorded: list[tuple[str, str]]
+
+
+def record_cookie_choice(
+    session: Session,
+    *,
+    policy: Policy,
+    keyring: Keyring,
+    browser_id: str,
+    accepted: Sequence[str],
+    gpc: bool,
+    revision: int,
+    language: str | None = None,
+    collection_point: str | None = None,
+    now: datetime,
+) -> CookieChoice:
+    """Record a cookie banner choice for an anonymous browser id.
+
+    Each purpose behind a non-essential cookie category is given if one of its categories was
+    accepted, refused otherwise; with Global Privacy Control, purposes it covers are refused
+    (method ``global_privacy_control``) whatever was accepted, and the subject's GPC opt-out is
+    raised. Only changes are recorded: posting the same choice again writes nothing but keeps
+    the subject known.
+    """
+    cookies = policy.declaration.cookies
+    if cookies is None:
+        raise ConsentInputError("accepted", "this policy declares no cookies")
+    if revision < 0:
+        raise ConsentInputError("revision", "expected a whole number, 0 or more")
+    categories = {c.key: c for c in cookies.categories}
+    for position, key in enumerate(accepted):
+        if key not in categories:
+            known = ", ".join(categories)
+            raise ConsentInputError(
+                f"accepted[{position}]", f"unknown cookie category {key!r}; declared: {known}"
+            )
+    honour_gpc = gpc and cookies.honour_global_privacy_control
+    covered = gpc_purposes(policy) if honour_gpc else set()
+    wanted: dict[str, bool] = {}
+    for category in cookies.categories:
+        if category.key == "essential":
+            continue
+        for purpose in category.purposes:
+            wanted[purpose] = wanted.get(purpose, False) or category.key in accepted
+    try:
+        subject, created = resolve_subject(
+            session,
+            keyring,
+            "browser_id",
+            browser_id,
+            now=now,
+            actor=Actor.system("cookie_banner"),
+            policy_version=policy.version,
+        )
+    except IdentityError as exc:
+        raise ConsentInputError("browser_id", exc.reason) from None
+    current = {} if created else load_state(session, subject.id, now).consents
+    items = []
+    for purpose, given in wanted.items():
+        blocked = purpose in covered
+        state = ConsentState.given if given and not blocked else ConsentState.refused
+        if _unchanged(current.get(purpose), state):
+            continue
+        method = Method.global_privacy_control if blocked else Method.cookie_banner
+        items.append(
+            (
+                subject.id,
+                ConsentInput(
+                    purpose,
+                    state,
+                    method=method,
+                    language=language,
+                    collection_point=collection_point,
+                ),
+            )
+        )
+    recorded = record_consents(session, policy, items, actor=Actor.subject(subject.id), now=now)
+    if honour_gpc and (created or not load_state(session, subject.id, now).gpc_opt_out):
+        record_signal(
+            session,
+            policy,
+            subject.id,
+            SignalKind.gpc_opt_out,
+            method=Method.global_privacy_control,
+            actor=Actor.subject(subject.id),
+            now=now,
+        )
+    return CookieChoice(subject.id, created, [(r["purpose"], r["state"]) for r in recorded])
+
+
+def _unchanged(current: PurposeConsent | None, state: ConsentState) -> bool:
+    return current is not None and current.state is state and not current.renewal_required
+
+
+def link_identity(
+    session: Session,
+    keyring: Keyring,
+    policy: Policy,
+    subject_id: str,
+    kind: str,
+    value: str,
+    *,
+    actor: Actor,
+    now: datetime,
+) -> tuple[str, list[str]]:
+    """Attach an identity to a subject, merging in the subject that held it (an anonymous
+    browser's consent history becomes the known subject's). Returns the subject id and the ids
+    merged in. :class:`ConsentInputError` for a malformed identity."""
+    try:
+        subject, merged = registry.link_identity(
+            session,
+            keyring,
+            subject_id,
+            kind,
+            value,
+            now=now,
+            actor=actor,
+            policy_version=policy.version,
+        )
+    except IdentityError as exc:
+        raise ConsentInputError("identity", exc.reason) from None
+    mark_changed(session, [subject.id, *merged], now)
+    return subject.id, merged
