@@ -283,7 +283,7 @@ def renewals(session: Session) -> dict[str, list[datetime]]:
 
 def renewal_generation(session: Session) -> int:
     """How many times fresh consent has been required: the cookie banner's revision."""
-    return len(set(session.scalars(select(ConsentRenewal.required_at)).all()))
+    return len(set(session.scalars(select(ConsentRenewal.policy_version)).all()))
 
 
 def history(session: Session, subject_id: str) -> list[ConsentEvent]:
