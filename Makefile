@@ -22,6 +22,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	mkdir -p var
+	test -f var/master.key || $(BIN)/troth keys create --file var/master.key
 	$(BIN)/troth publish $(EXAMPLE)/history/*.yaml --db sqlite:///var/troth.db
 	$(BIN)/troth serve --declaration $(EXAMPLE)/privacy.yaml --db sqlite:///var/troth.db \
 		--host $(HOST) --port $(PORT)

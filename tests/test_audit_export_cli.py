@@ -79,7 +79,8 @@ def test_verify_counts_the_events_publishing_wrote(sqlite_url: str) -> None:
     publish_history(sqlite_url)
     result = runner.invoke(app, ["audit", "verify", "--db", sqlite_url])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("2 events verified (last hash ")
+    # Two versions recorded, and version 2.0's material change asked for fresh consent.
+    assert result.stdout.startswith("3 events verified (last hash ")
     # Publishing the same files again changes nothing, so records no event.
     publish_history(sqlite_url)
     again = runner.invoke(app, ["audit", "verify", "--db", sqlite_url])
@@ -93,7 +94,7 @@ def test_verify_reads_the_database_from_troth_db(
     monkeypatch.setenv("TROTH_DB", sqlite_url)
     result = runner.invoke(app, ["audit", "verify"])
     assert result.exit_code == 0
-    assert "2 events verified" in result.stdout
+    assert "3 events verified" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -159,9 +160,13 @@ def test_export_to_stdout_is_json_lines(sqlite_url: str) -> None:
     result = runner.invoke(app, ["audit", "export", "--db", sqlite_url])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [line["policy_version"] for line in lines] == ["1.0", "2.0"]
-    assert all(line["action"] == "policy.version_recorded" for line in lines)
+    assert [(line["action"], line["policy_version"]) for line in lines] == [
+        ("policy.version_recorded", "1.0"),
+        ("policy.version_recorded", "2.0"),
+        ("consent.renewal_required", "2.0"),
+    ]
     assert lines[1]["prev_hash"] == lines[0]["hash"]
+    assert lines[2]["prev_hash"] == lines[1]["hash"]
 
 
 def test_export_to_a_file(sqlite_url: str, tmp_path: Path) -> None:
@@ -169,7 +174,7 @@ def test_export_to_a_file(sqlite_url: str, tmp_path: Path) -> None:
     target = tmp_path / "exports" / "audit.jsonl"
     result = runner.invoke(app, ["audit", "export", "--db", sqlite_url, "-o", str(target)])
     assert result.exit_code == 0, result.output
-    assert f"wrote 2 events to {target}" in result.stderr
+    assert f"wrote 3 events to {target}" in result.stderr
     lines = target.read_text(encoding="utf-8").splitlines()
     assert [event_hash(json.loads(line)) for line in lines] == [
         json.loads(line)["hash"] for line in lines

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from troth.declaration import DeclarationError, Policy, load_policy
+from troth.subjects.keys import DEFAULT_KEY_FILE
+from troth.subjects.keys import ENV_VAR as KEY_ENV_VAR
 
 from .app import DB_HELP, DEFAULT_DB, DEFAULT_DECLARATION, _load_or_exit, app, err, out
 
@@ -22,6 +24,7 @@ def _publish_or_exit(
     """Migrate the database and record the policies, all or nothing; exit 1 with a message."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from troth.consent import on_version_recorded
     from troth.publishing import VersionConflict, publish
     from troth.store import DatabaseURLError, display_url, make_engine
 
@@ -31,7 +34,7 @@ def _publish_or_exit(
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None
     try:
-        return publish(engine, policies, datetime.now(UTC))
+        return publish(engine, policies, datetime.now(UTC), on_recorded=on_version_recorded)
     except VersionConflict as exc:
         file = next(
             f for f, p in zip(files, policies, strict=True) if p.content_hash == exc.new_hash
@@ -52,14 +55,23 @@ def serve(
     db: str = typer.Option(DEFAULT_DB, "--db", envvar="TROTH_DB", help=DB_HELP),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on"),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on"),
+    key_file: Path = typer.Option(
+        DEFAULT_KEY_FILE, "--key-file", help=f"Master key file (unless {KEY_ENV_VAR} is set)"
+    ),
 ) -> None:
-    """Serve the privacy policy and its version history; records the declaration's version."""
+    """Serve the privacy policy, the consent API and the cookie banner; records the version."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    from troth.subjects import KeyMaterialError, Keyring, load_master_key
     from troth.web import create_app
 
     policy = _load_or_exit(declaration)
+    try:
+        keyring = Keyring(load_master_key(key_file))
+    except KeyMaterialError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from None
     # Recorded here too (the app does it again on startup, a no-op) so that a version conflict
     # or an unreachable database is a message, not a failed server start.
     _publish_or_exit([declaration], [policy], db)
@@ -72,7 +84,11 @@ def serve(
     )
     # uvicorn's access log would record client IP addresses; troth logs requests without them.
     uvicorn.run(
-        create_app(policy, db), host=host, port=port, access_log=False, log_config=log_config
+        create_app(policy, db, keyring=keyring),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=log_config,
     )
 
 

@@ -7,16 +7,19 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from troth.consent import DecisionCache, on_version_recorded
 from troth.declaration import Policy
 from troth.declaration.render import render_html_fragment, render_markdown
 from troth.publishing import publish
 from troth.store import display_url, make_engine, make_sessionmaker
+from troth.subjects import Keyring
 
 from .pages import router
 from .site import Clock, Site, render
@@ -39,25 +42,35 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(policy: Policy, db_url: str, *, clock: Clock = utc_now) -> FastAPI:
+def create_app(
+    policy: Policy, db_url: str, *, clock: Clock = utc_now, keyring: Keyring | None = None
+) -> FastAPI:
     """The web app for ``policy``; on startup it migrates the database and records the version.
 
     Startup fails with :class:`~troth.publishing.VersionConflict` if the policy's version
-    string was already published with different content.
+    string was already published with different content. ``keyring`` holds the master key
+    that protects subjects' identities; without one, routes that store identities answer 503.
     """
     engine = make_engine(db_url)
+    sessions = make_sessionmaker(engine)
+    decisions = DecisionCache(policy, sessions, clock=None if clock is utc_now else clock)
     state = Site(
         policy=policy,
         engine=engine,
-        sessions=make_sessionmaker(engine),
+        sessions=sessions,
         clock=clock,
+        keyring=keyring,
+        decisions=decisions,
         policy_markdown=render_markdown(policy),
         policy_html=render_html_fragment(policy),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        [(row, created)] = await run_in_threadpool(publish, engine, [policy], clock())
+        [(row, created)] = await run_in_threadpool(
+            partial(publish, on_recorded=on_version_recorded), engine, [policy], clock()
+        )
+        decisions.start()
         log.info(
             "serving policy version %s (hash %s) from %s; %s",
             row.version,
@@ -66,6 +79,7 @@ def create_app(policy: Policy, db_url: str, *, clock: Clock = utc_now) -> FastAP
             "recorded it as a new version" if created else "already recorded",
         )
         yield
+        decisions.close()
         engine.dispose()
 
     app = FastAPI(

@@ -14,7 +14,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
+from troth.consent import DecisionCache
 from troth.declaration import Policy
+from troth.subjects import Keyring
 
 Clock = Callable[[], datetime]
 
@@ -29,6 +31,8 @@ class Site:
     clock: Clock
     policy_markdown: str
     policy_html: str
+    keyring: Keyring | None = None
+    decisions: DecisionCache | None = None
 
 
 def site(request: Request) -> Site:
