@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import consent  # bench/consent.py, beside this file
 from ruamel.yaml import YAML
 
 from troth.declaration import read_declaration
@@ -52,6 +53,11 @@ def main() -> int:
     for name, fn in cases.items():
         seconds = timed(fn)
         print(f"{name:<28}{seconds * 1e3:>10.2f}{seconds / baseline:>12.2f}")
+
+    print()
+    print(f"{'case':<58}{'rate':>14} {'unit':<12}{'x baseline':>11}  baseline")
+    for case, value, unit, ratio, base in consent.main():
+        print(f"{case:<58}{value:>14,.0f} {unit:<12}{ratio:>11.2f}  {base}")
     return 0
 
 

@@ -106,6 +106,14 @@ class DecisionCache:
         decision = entry.decisions.get(purpose)
         return decision if decision is not None else self._undeclared_purpose(purpose)
 
+    def peek(self, subject_id: str, purpose: str) -> Decision | None:
+        """The decision if it can be answered from memory now, else None (never queries)."""
+        entry = self._entries.get(subject_id)
+        if entry is None or entry.valid_until <= self._time():
+            return None
+        decision = entry.decisions.get(purpose)
+        return decision if decision is not None else self._undeclared_purpose(purpose)
+
     def decide_many(self, pairs: Iterable[tuple[str, str]]) -> list[Decision]:
         return [self.allows(subject_id, purpose) for subject_id, purpose in pairs]
 

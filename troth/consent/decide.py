@@ -82,6 +82,7 @@ class Decision:
         return EXPLANATIONS[self.reason].format(basis=self.basis, until=until)
 
     def as_dict(self) -> dict[str, object]:
+        """The decision as JSON data (a fresh dict each call; cached decisions are shared)."""
         return {
             "allowed": self.allowed,
             "reason": self.reason.value,

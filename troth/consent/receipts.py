@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from troth.declaration import Policy
+from sqlalchemy.orm import Session
+
+from troth.declaration import Policy, read_declaration
+from troth.publishing import get_version
 
 from .models import ConsentEvent
 
@@ -101,3 +104,22 @@ def consent_records(
 ) -> list[dict[str, Any]]:
     """Records for many events; ``policies`` maps a version string to that version's policy."""
     return [consent_record(e, policies.get(e.policy_version)) for e in events]
+
+
+_PARSED: dict[str, Policy | None] = {}
+
+
+def policy_for_version(session: Session, current: Policy, version: str) -> Policy | None:
+    """The policy a consent event was recorded under: ``current`` if it is that version, else
+    the stored declaration of that version (None if it is not stored or no longer loads)."""
+    if version == current.version:
+        return current
+    row = get_version(session, version)
+    if row is None:
+        return None
+    if row.content_hash not in _PARSED:
+        policy, _problems = read_declaration(row.declaration_yaml, f"policy version {version}")
+        if len(_PARSED) > 100:
+            _PARSED.clear()
+        _PARSED[row.content_hash] = policy
+    return _PARSED[row.content_hash]
