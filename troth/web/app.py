@@ -12,7 +12,7 @@ from functools import partial
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from troth.consent import DecisionCache, on_version_recorded
 from troth.declaration import Policy
@@ -21,13 +21,15 @@ from troth.publishing import publish
 from troth.store import display_url, make_engine, make_sessionmaker
 from troth.subjects import Keyring
 
+from .banner import router as banner_router
 from .pages import router
 from .site import Clock, Site, render
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("troth.web.access")
 
-# Inline styles only, no scripts, nothing from other sites.
+# Inline styles only, no scripts, nothing from other sites. A route that needs more (the banner's
+# demo page) sets its own Content-Security-Policy; the middleware keeps what a response has.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
@@ -90,12 +92,17 @@ def create_app(
     )
     app.state.site = state
     app.include_router(router)
+    app.include_router(banner_router)
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.middleware("http")(_access_log_and_headers)
     return app
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    root = request.scope.get("root_path", "").rstrip("/")
+    if request.url.path.removeprefix(root).startswith("/api/"):
+        # The API's callers are scripts: they get JSON, not an HTML page.
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
     titles = {404: "Page not found", 405: "Method not allowed"}
     context = {"status": exc.status_code, "title": titles.get(exc.status_code, "Error")}
     response = render(request, "error.html", context, status_code=exc.status_code)
@@ -110,7 +117,8 @@ async def _access_log_and_headers(
     # No client address and no query string: both can identify a person.
     started = time.perf_counter()
     response = await call_next(request)
-    response.headers.update(SECURITY_HEADERS)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
     elapsed_ms = (time.perf_counter() - started) * 1000
     access_log.info(
         "%s %s %d %.1fms", request.method, request.url.path, response.status_code, elapsed_ms
