@@ -283,7 +283,8 @@ def renewals(session: Session) -> dict[str, list[datetime]]:
 
 def renewal_generation(session: Session) -> int:
     """How many times fresh consent has been required: the cookie banner's revision."""
-    return len(set(session.scalars(select(ConsentRenewal.policy_version)).all()))
+    rows = session.execute(select(ConsentRenewal.policy_version, ConsentRenewal.required_at))
+    return len({(row.policy_version, row.required_at) for row in rows})
 
 
 def history(session: Session, subject_id: str) -> list[ConsentEvent]:
