@@ -5,7 +5,7 @@ of its secret. Creating and revoking a key write their audit events (``apikey.cr
 ``apikey.revoked``) in the same transaction. See docs/api.md.
 """
 
-from .cache import DEFAULT_TTL, NOT_CACHED, KeyCache
+from .cache import DEFAULT_TTL, NOT_CACHED, KeyCache, NotCached
 from .keys import (
     KEY_PREFIX,
     ApiKeyNotFound,
@@ -29,6 +29,7 @@ __all__ = [
     "ApiKeyNotFound",
     "AuthenticatedKey",
     "KeyCache",
+    "NotCached",
     "UnknownScope",
     "authenticate",
     "checked_scopes",

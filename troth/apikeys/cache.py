@@ -29,12 +29,14 @@ DEFAULT_TTL = timedelta(seconds=5)
 DEFAULT_MAX_ENTRIES = 10_000
 
 
-class _NotCached(Enum):
+class NotCached(Enum):
+    """What :meth:`KeyCache.from_memory` answers when only the database can tell."""
+
     NOT_CACHED = "not cached"
 
 
-NOT_CACHED: Final = _NotCached.NOT_CACHED
-Cached: TypeAlias = AuthenticatedKey | Literal[_NotCached.NOT_CACHED] | None
+NOT_CACHED: Final = NotCached.NOT_CACHED
+Cached: TypeAlias = AuthenticatedKey | Literal[NotCached.NOT_CACHED] | None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from troth.declaration.render import render_html_fragment, render_markdown
 from troth.publishing import publish
 from troth.store import display_url, make_engine, make_sessionmaker
 
+from .api import API_PREFIX, create_api
 from .pages import router
 from .site import Clock, Site, render
 
@@ -76,6 +77,7 @@ def create_app(policy: Policy, db_url: str, *, clock: Clock = utc_now) -> FastAP
     )
     app.state.site = state
     app.include_router(router)
+    app.mount(API_PREFIX, create_api(state))
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.middleware("http")(_access_log_and_headers)
     return app
@@ -96,7 +98,9 @@ async def _access_log_and_headers(
     # No client address and no query string: both can identify a person.
     started = time.perf_counter()
     response = await call_next(request)
-    response.headers.update(SECURITY_HEADERS)
+    for name, value in SECURITY_HEADERS.items():
+        # A response with its own policy keeps it (the API's reference page loads its scripts).
+        response.headers.setdefault(name, value)
     elapsed_ms = (time.perf_counter() - started) * 1000
     access_log.info(
         "%s %s %d %.1fms", request.method, request.url.path, response.status_code, elapsed_ms
