@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 import pytest
-from apikey_support import OPERATOR, MovingClock, make_key
+from apikey_support import CREATED, OPERATOR, MovingClock, make_key
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
@@ -24,7 +24,9 @@ from troth.apikeys import DEFAULT_TTL, AuthenticatedKey, revoke_key
 from troth.declaration import Policy
 from troth.store import make_engine, make_sessionmaker, upgrade
 from troth.web import create_app
-from troth.web.api import DEFAULT_MAX_BODY_BYTES, require_key, require_scope
+from troth.web.api import DEFAULT_MAX_BODY_BYTES, InvalidInput, require_key, require_scope
+
+REVOKED_AT = CREATED + timedelta(minutes=1)
 
 # A router standing in for the consent and decision routes to come: a body, a query, a failure.
 probe = APIRouter()
@@ -52,6 +54,15 @@ def probe_decide(
     limit: int = Query(10), key: AuthenticatedKey = Depends(require_scope("decide"))
 ) -> dict[str, Any]:
     return {"limit": limit}
+
+
+@probe.post("/probe/checked")
+def probe_checked(
+    batch: ProbeBatch, key: AuthenticatedKey = Depends(require_scope("consent:write"))
+) -> None:
+    raise InvalidInput(
+        *((f"events[{n}].purpose", "is not a declared purpose") for n in range(len(batch.events)))
+    )
 
 
 @probe.get("/probe/public")
@@ -150,7 +161,7 @@ def test_a_wrong_key_is_401(client: TestClient, engine: Engine, presented: str) 
 def test_a_revoked_key_is_401(client: TestClient, engine: Engine) -> None:
     row, key = make_key(engine, ["decide"])
     with make_sessionmaker(engine).begin() as session:
-        revoke_key(session, row.id, now=OPERATOR_NOW, actor=OPERATOR)
+        revoke_key(session, row.id, now=REVOKED_AT, actor=OPERATOR)
     assert_error(client.get("/api/v1/probe/decide", headers=bearer(key)), 401, "revoked")
     assert_error(client.get("/api/v1/whoami", headers=bearer(key)), 401, "revoked")
 
@@ -222,12 +233,10 @@ def test_a_revocation_reaches_a_running_server_within_the_ttl(
     row, key = make_key(engine, ["decide"])
     assert client.get("/api/v1/whoami", headers=bearer(key)).status_code == 200
     with make_sessionmaker(engine).begin() as session:
-        revoke_key(session, row.id, now=OPERATOR_NOW, actor=OPERATOR)
+        revoke_key(session, row.id, now=REVOKED_AT, actor=OPERATOR)
     clock.advance(DEFAULT_TTL.total_seconds())
     assert_error(client.get("/api/v1/whoami", headers=bearer(key)), 401, "revoked")
 
-
-OPERATOR_NOW = MovingClock().now + timedelta(minutes=1)
 
 # -- errors ------------------------------------------------------------------------------------
 
@@ -286,6 +295,19 @@ def test_malformed_json_and_a_missing_body_are_named_as_the_body(
     response = client.post("/api/v1/probe/events", headers=bearer(key))
     error = assert_error(response, 422, "1 field is wrong")
     assert error["fields"][0]["field"] == "body"
+
+
+def test_a_route_names_fields_its_schema_could_not_check_in_the_same_shape(
+    client: TestClient, engine: Engine
+) -> None:
+    _, key = make_key(engine, ["consent:write"])
+    body = {"events": [EVENTS["events"][0], EVENTS["events"][0]]}
+    response = client.post("/api/v1/probe/checked", json=body, headers=bearer(key))
+    error = assert_error(response, 422, "2 fields are wrong")
+    assert error["fields"] == [
+        {"field": "events[0].purpose", "in": "body", "message": "is not a declared purpose"},
+        {"field": "events[1].purpose", "in": "body", "message": "is not a declared purpose"},
+    ]
 
 
 def test_unknown_paths_and_methods_are_json_errors(client: TestClient) -> None:

@@ -20,7 +20,7 @@ from troth.apikeys import DEFAULT_TTL, KeyCache
 from ..site import Site
 from . import whoami
 from .auth import require_key, require_scope
-from .errors import UnexpectedErrors, http_error, validation_error
+from .errors import InvalidInput, UnexpectedErrors, http_error, invalid_input, validation_error
 from .limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from .reference import install_reference
 
@@ -28,6 +28,7 @@ __all__ = [
     "API_PREFIX",
     "DEFAULT_MAX_BODY_BYTES",
     "ROUTERS",
+    "InvalidInput",
     "create_api",
     "require_key",
     "require_scope",
@@ -71,6 +72,7 @@ def create_api(
     api.state.site = site
     api.state.key_cache = KeyCache(site.sessions, clock=site.clock, ttl=key_ttl)
     api.add_exception_handler(RequestValidationError, validation_error)
+    api.add_exception_handler(InvalidInput, invalid_input)
     api.add_exception_handler(StarletteHTTPException, http_error)
     api.add_api_route("/", _index, methods=["GET"], include_in_schema=False)
     install_reference(api, routers)

@@ -48,6 +48,23 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class InvalidInput(Exception):
+    """Raise from a route when input its schema let through is still wrong, per field.
+
+    For the checks only a service can make (a purpose the policy does not declare, an identity
+    that does not normalise): ``raise InvalidInput(("events[3].purpose", "is not a declared
+    purpose"))``. Answered 422 in the same shape as schema errors. Name the field, not its value.
+    """
+
+    def __init__(self, *fields: tuple[str, str], location: str = "body") -> None:
+        if not fields:
+            raise ValueError("InvalidInput needs at least one (field, message)")
+        if location not in LOCATIONS:
+            raise ValueError(f"location must be one of {', '.join(LOCATIONS)}, not {location!r}")
+        self.fields = [{"field": f, "in": location, "message": m} for f, m in fields]
+        super().__init__("; ".join(f"{f}: {m}" for f, m in fields))
+
+
 def error_response(
     status: int,
     message: str,
@@ -96,10 +113,18 @@ def field_path(loc: Sequence[str | int]) -> tuple[str, str]:
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    fields = field_errors(exc.errors())
+    return _invalid(field_errors(exc.errors()))
+
+
+def _invalid(fields: list[dict[str, str]]) -> JSONResponse:
     noun = "field is" if len(fields) == 1 else "fields are"
     message = f"The request is not valid: {len(fields)} {noun} wrong"
     return error_response(422, message, fields=fields)
+
+
+async def invalid_input(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidInput)
+    return _invalid(exc.fields)
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
