@@ -1,4 +1,4 @@
-"""Helpers for the API key tests: a clock the test moves, keys made in one call, stored text."""
+"""What the API key tests share: a clock the test moves, keys made in one call, stored text."""
 
 from __future__ import annotations
 
