@@ -36,7 +36,9 @@ def test_declaration_imports_nothing_else_of_troth() -> None:
     assert not {k: v for k, v in offenders.items() if v}
 
 
-@pytest.mark.parametrize("package", ["declaration", "store", "audit", "publishing", "subjects"])
+@pytest.mark.parametrize(
+    "package", ["declaration", "store", "audit", "publishing", "subjects", "apikeys"]
+)
 def test_domain_packages_never_import_web_or_cli(package: str) -> None:
     for path in modules(package):
         upward = {n for n in troth_imports(path) if n.startswith(("troth.web", "troth.cli"))}

@@ -22,6 +22,7 @@ from troth.store import display_url, make_engine, make_sessionmaker
 from troth.subjects import Keyring
 
 from .banner import router as banner_router
+from .api import API_PREFIX, create_api
 from .pages import router
 from .site import Clock, Site, render
 
@@ -93,6 +94,7 @@ def create_app(
     app.state.site = state
     app.include_router(router)
     app.include_router(banner_router)
+    app.mount(API_PREFIX, create_api(state))
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.middleware("http")(_access_log_and_headers)
     return app
@@ -118,6 +120,7 @@ async def _access_log_and_headers(
     started = time.perf_counter()
     response = await call_next(request)
     for name, value in SECURITY_HEADERS.items():
+        # A response with its own policy keeps it (the API's reference page loads its scripts).
         response.headers.setdefault(name, value)
     elapsed_ms = (time.perf_counter() - started) * 1000
     access_log.info(
