@@ -422,6 +422,8 @@ def test_every_banner_route_is_documented() -> None:
     doc = (ROOT / "docs" / "banner.md").read_text(encoding="utf-8")
     for route in router.routes:
         assert isinstance(route, APIRoute)
+        if route.name == "banner_choices_other_methods":
+            continue  # answers 405 only
         for method in route.methods:
             assert f"`{method} {route.path}`" in doc, (
                 f"docs/banner.md: no row for {method} {route.path}"

@@ -21,8 +21,8 @@ from troth.publishing import publish
 from troth.store import display_url, make_engine, make_sessionmaker
 from troth.subjects import Keyring
 
-from .banner import router as banner_router
 from .api import API_PREFIX, create_api
+from .banner import router as banner_router
 from .pages import router
 from .site import Clock, Site, render
 

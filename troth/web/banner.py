@@ -281,6 +281,18 @@ def banner_choices_preflight() -> Response:
     return Response(status_code=204, headers=PREFLIGHT_HEADERS)
 
 
+@router.api_route(
+    CHOICES_PATH, methods=["GET", "HEAD", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
+def banner_choices_other_methods() -> Response:
+    """A clear 405 (the API mounted at /api/v1 would otherwise answer 404 for this path)."""
+    return JSONResponse(
+        {"detail": "only POST (and the OPTIONS preflight) are allowed here"},
+        status_code=405,
+        headers={"Allow": "POST, OPTIONS"},
+    )
+
+
 @router.post(CHOICES_PATH, name="banner_choices", dependencies=[Depends(choices_rate_limit)])
 async def banner_choices(request: Request) -> Response:
     """Record one banner choice for the browser id it carries.
