@@ -241,6 +241,8 @@ def _raw_insert_rate(db_url: str, subject_ids: list[str], count: int) -> float:
     try:
         cursor = raw.cursor()
         start = time.perf_counter()
+        if db_url.startswith("sqlite"):
+            cursor.execute("BEGIN")  # troth's engine leaves transaction control to the caller
         cursor.executemany(f"INSERT INTO consent_events ({columns}) VALUES ({marks})", rows)
         raw.commit()
         elapsed = time.perf_counter() - start
@@ -251,7 +253,7 @@ def _raw_insert_rate(db_url: str, subject_ids: list[str], count: int) -> float:
 
 
 def _api_insert_rate(base: str, secret: str, subject_ids: list[str], count: int) -> float:
-    batch = 500
+    batch = 1000
     auth = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
     payloads = []
     for start in range(0, count, batch):

@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from troth.declaration import Policy
+from troth.store import write_scope
 from troth.subjects.registry import UnknownSubject, get_subject, merged_ids
 
 from .decide import Decision, Reason, Rules, decide
@@ -236,7 +237,7 @@ class DecisionCache:
                 self.invalidate(row.subject_id for row in fresh)
                 self._seen.update(row.seq for row in fresh)
             self._advance_floor(max((row.seq for row in rows), default=self._floor))
-            self._prune_feed(session)
+        self._prune_feed()
         self.polls += 1
         return len(fresh)
 
@@ -249,22 +250,26 @@ class DecisionCache:
                 self._floor = floor
                 self._seen = {seq for seq in self._seen if seq > floor}
 
-    def _prune_feed(self, session: Session) -> None:
+    def _prune_feed(self) -> None:
         now = time.monotonic()
         if now - self._last_prune < PRUNE_EVERY_SECONDS:
             return
         self._last_prune = now
-        newest = session.scalar(select(func.max(ConsentChange.seq)))
-        if newest is None:
-            return
-        # The newest row stays, so that SQLite never hands out a sequence number again.
-        session.execute(
-            delete(ConsentChange).where(
-                ConsentChange.changed_at < self._clock() - KEEP_FEED,
-                ConsentChange.seq < newest,
-            )
-        )
-        session.commit()
+        try:
+            with write_scope(self._sessions) as session:
+                newest = session.scalar(select(func.max(ConsentChange.seq)))
+                if newest is None:
+                    return
+                # The newest row stays, so that SQLite never hands out a sequence number again.
+                session.execute(
+                    delete(ConsentChange).where(
+                        ConsentChange.changed_at < self._clock() - KEEP_FEED,
+                        ConsentChange.seq < newest,
+                    )
+                )
+        except SQLAlchemyError as exc:
+            # Pruning is housekeeping: a busy database only postpones it.
+            log.info("decision cache: pruning the change feed postponed (%s)", type(exc).__name__)
 
 
 def _utc_now() -> datetime:

@@ -13,15 +13,15 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, record_event
 from troth.declaration import Duration, Policy
 from troth.subjects import IdentityError, Keyring, registry
-from troth.subjects.registry import get_subject, merged_ids, resolve_subject
+from troth.subjects.registry import canonical_ids, get_subject, merged_ids, resolve_subject
 
 from .decide import gpc_purposes
 from .fold import ConsentFact, PurposeConsent, SignalFact, SubjectState, fold
@@ -37,6 +37,7 @@ from .models import (
 )
 
 TOUCHED = "troth.consent.touched"
+CONSENT_EVENTS = cast(Table, ConsentEvent.__table__)
 MAX_COLLECTION_POINT = 500
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 RECORDABLE = (ConsentState.given, ConsentState.refused, ConsentState.withdrawn)
@@ -172,15 +173,34 @@ def record_consents(
     and field), stores each under the subject it now belongs to (after merges), writes one
     ``consent.recorded`` audit event, and returns the rows written.
     """
-    canonical: dict[str, str] = {}
+    canonical = canonical_ids(session, (subject_id for subject_id, _ in items))
+    # Events of a batch mostly repeat a few shapes (one purpose, one state): each distinct shape
+    # is checked once, and its row reused with a fresh record id and the subject's id.
+    checked: dict[tuple[Any, ...], dict[str, Any]] = {}
     rows = []
     for index, (subject_id, item) in enumerate(items):
-        if subject_id not in canonical:
-            canonical[subject_id] = get_subject(session, subject_id).id
-        rows.append(_event_row(policy, canonical[subject_id], item, index, now))
+        shape = (
+            item.purpose,
+            item.state,
+            item.method,
+            item.acted_by,
+            None if item.categories is None else tuple(item.categories),
+            item.jurisdiction,
+            item.language,
+            item.collection_point,
+        )
+        template = checked.get(shape)
+        if template is None:
+            template = checked[shape] = _event_row(policy, "", item, index, now)
+        row = dict(template)
+        row["record_id"] = str(uuid.uuid4())
+        row["subject_id"] = canonical[subject_id]
+        row["actor_ref"] = item.actor_ref
+        rows.append(row)
     if not rows:
         return []
-    session.execute(insert(ConsentEvent), rows)
+    # Core insert on the table: an executemany without the ORM's per-row bookkeeping.
+    session.execute(insert(CONSENT_EVENTS), rows)
     subjects = list(dict.fromkeys(row["subject_id"] for row in rows))
     mark_changed(session, subjects, now)
     states: dict[str, int] = {}

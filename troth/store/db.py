@@ -110,6 +110,27 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def write_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work that will write: commit at the end, roll back on an exception.
+
+    On SQLite the transaction starts with ``BEGIN IMMEDIATE``, taking the write lock (waiting up
+    to the busy timeout) before anything is read. A deferred transaction that read first and
+    wrote later would instead fail at once ("database is locked") whenever another connection
+    had committed in between; with the lock taken up front, concurrent writers queue instead.
+    Elsewhere it is an ordinary transaction.
+    """
+    with factory() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
 def ping(session: Session) -> None:
     """Raise if the database cannot answer a trivial query."""
     session.execute(text("SELECT 1")).scalar_one()

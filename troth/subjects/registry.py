@@ -85,6 +85,23 @@ def get_subject(session: Session, subject_id: str) -> Subject:
     raise SubjectError(f"subject {subject_id!r}: merge chain longer than {MAX_MERGE_DEPTH}")
 
 
+def canonical_ids(session: Session, subject_ids: Iterable[str]) -> dict[str, str]:
+    """Each id mapped to the subject it now belongs to (itself unless merged), in one query for
+    the common case. Raises :class:`UnknownSubject` for the first id that does not exist."""
+    wanted = list(dict.fromkeys(subject_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for row in session.execute(
+            select(Subject.id, Subject.merged_into).where(Subject.id.in_(chunk))
+        ):
+            found[row.id] = row.id if row.merged_into is None else get_subject(session, row.id).id
+    for subject_id in wanted:
+        if subject_id not in found:
+            raise UnknownSubject(subject_id)
+    return found
+
+
 def merged_ids(session: Session, subject_id: str) -> list[str]:
     """``subject_id`` and every subject merged into it, directly or through others."""
     found = [subject_id]

@@ -38,6 +38,7 @@ from troth.consent import (
     renewal_generation,
 )
 from troth.consent.banner import NoCookiesDeclared, banner_config
+from troth.store import write_scope
 from troth.subjects import IdentityError, normalise
 
 from .ratelimit import RateLimit
@@ -312,7 +313,7 @@ async def banner_choices(request: Request) -> Response:
     gpc = choice.gpc or request.headers.get("sec-gpc") == "1"
 
     def record() -> CookieChoice:
-        with s.sessions.begin() as session:
+        with write_scope(s.sessions) as session:
             return record_cookie_choice(
                 session,
                 policy=s.policy,

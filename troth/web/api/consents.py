@@ -25,6 +25,7 @@ from troth.consent import (
     withdraw,
 )
 from troth.consent.receipts import policy_for_version
+from troth.store import write_scope
 from troth.subjects import IdentityError, Keyring
 from troth.subjects.registry import UnknownSubject, get_subject, resolve_subject
 
@@ -112,7 +113,7 @@ def _keyring(s: Site) -> Keyring:
 
 
 def _writing(request: Request) -> Iterator[Session]:
-    with site(request).sessions.begin() as session:
+    with write_scope(site(request).sessions) as session:
         yield session
 
 
@@ -374,16 +375,16 @@ def record_batch(
             subject_id = resolved[ref]
         else:
             assert event.subject_id is not None
-            try:
-                subject_id = get_subject(session, event.subject_id).id
-            except UnknownSubject:
-                raise _field(f"events[{index}].subject_id", "no such subject") from None
+            subject_id = event.subject_id
         data = event.model_dump(exclude={"subject_id", "identity"})
         items.append((subject_id, ConsentInput(**data)))
     try:
         rows = record_consents(session, s.policy, items, actor=actor, now=now)
     except ConsentInputError as exc:
         raise _input_error(exc) from None
+    except UnknownSubject as exc:
+        index = next(i for i, (sid, _) in enumerate(items) if sid == exc.subject_id)
+        raise _field(f"events[{index}].subject_id", "no such subject") from None
     return {
         "recorded": [
             {"record_id": r["record_id"], "subject_id": r["subject_id"], "purpose": r["purpose"]}
