@@ -38,6 +38,8 @@ from .models import (
 
 TOUCHED = "troth.consent.touched"
 MAX_COLLECTION_POINT = 500
+MAX_LANGUAGE = 16
+MAX_ACTOR_REF = 200
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 RECORDABLE = (ConsentState.given, ConsentState.refused, ConsentState.withdrawn)
 
@@ -120,14 +122,20 @@ def _event_row(
             f"expected one of the organization's jurisdictions: {', '.join(jurisdictions)}",
             index=index,
         )
-    if item.language is not None and not _LANGUAGE.fullmatch(item.language):
+    if item.language is not None and (
+        len(item.language) > MAX_LANGUAGE or not _LANGUAGE.fullmatch(item.language)
+    ):
         raise ConsentInputError(
-            "language", "expected a language tag such as 'en' or 'hi-IN'", index=index
+            "language",
+            f"expected a language tag such as 'en' or 'hi-IN', at most {MAX_LANGUAGE} characters",
+            index=index,
         )
     if item.collection_point is not None and len(item.collection_point) > MAX_COLLECTION_POINT:
         raise ConsentInputError(
             "collection_point", f"longer than {MAX_COLLECTION_POINT} characters", index=index
         )
+    if item.actor_ref is not None and len(item.actor_ref) > MAX_ACTOR_REF:
+        raise ConsentInputError("actor_ref", f"longer than {MAX_ACTOR_REF} characters", index=index)
     return {
         "record_id": str(uuid.uuid4()),
         "subject_id": subject_id,
