@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, record_event
@@ -157,6 +157,19 @@ def _event_row(
     }
 
 
+def _lock_for_writing(session: Session) -> None:
+    """On SQLite, take the database's write lock before the ledger reads anything.
+
+    A SQLite transaction that has read and then writes fails at once ("database is locked")
+    if another one committed in between: two writers for the same moment would lose one event.
+    Taken first, the lock makes a second writer wait (up to the busy timeout) and then read
+    what the first one committed. Call it before the transaction's first read. PostgreSQL needs
+    nothing: its writers wait on row and advisory locks.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE consent_changes SET seq = seq WHERE 1 = 0"))
+
+
 def mark_changed(session: Session, subject_ids: Iterable[str | None], now: datetime) -> None:
     """Tell decision caches that these subjects (None: every subject) changed."""
     ids = list(dict.fromkeys(subject_ids))
@@ -180,6 +193,7 @@ def record_consents(
     and field), stores each under the subject it now belongs to (after merges), writes one
     ``consent.recorded`` audit event, and returns the rows written.
     """
+    _lock_for_writing(session)
     canonical: dict[str, str] = {}
     rows = []
     for index, (subject_id, item) in enumerate(items):
@@ -224,6 +238,7 @@ def withdraw(
     acted_by: ActedBy | str = ActedBy.subject,
 ) -> list[dict[str, Any]]:
     """Withdraw consent for the purposes named (all purposes with consent given, if none)."""
+    _lock_for_writing(session)
     if not purposes:
         state = load_state(session, subject_id, now)
         purposes = [p for p, c in state.consents.items() if c.state is ConsentState.given]
@@ -253,6 +268,7 @@ def record_signal(
         raise ConsentInputError("purpose", f"unknown purpose {purpose!r}")
     if purpose is not None and parsed is not SignalKind.objection:
         raise ConsentInputError("purpose", "only an objection can be limited to one purpose")
+    _lock_for_writing(session)
     subject = get_subject(session, subject_id)
     signal = SubjectSignal(
         subject_id=subject.id,
@@ -403,6 +419,7 @@ def record_cookie_choice(
             continue
         for purpose in category.purposes:
             wanted[purpose] = wanted.get(purpose, False) or category.key in accepted
+    _lock_for_writing(session)
     try:
         subject, created = resolve_subject(
             session,
@@ -467,6 +484,7 @@ def link_identity(
     """Attach an identity to a subject, merging in the subject that held it (an anonymous
     browser's consent history becomes the known subject's). Returns the subject id and the ids
     merged in. :class:`ConsentInputError` for a malformed identity."""
+    _lock_for_writing(session)
     try:
         subject, merged = registry.link_identity(
             session,
