@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from random import Random
@@ -11,22 +12,26 @@ import pytest
 from consent_support import NOW, STAFF, new_subject
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from troth.audit import verify_chain
 from troth.consent import (
     ConsentInput,
     ConsentState,
+    CookieChoice,
     history,
     load_state,
     record_consents,
+    record_cookie_choice,
 )
 from troth.declaration import Policy
 from troth.store import make_engine, make_sessionmaker, upgrade
-from troth.subjects import Keyring, MasterKey
+from troth.subjects import Keyring, MasterKey, new_browser_id
 
 PER_WRITER = 20
+# How long a second writer is given to reach the point where it waits for the first.
+SETTLE_SECONDS = 0.5
 PURPOSES = ("newsletter", "site_analytics", "email_engagement", "testimonials")
 
 
@@ -91,6 +96,38 @@ def test_two_concurrent_writers_lose_neither(
     assert chain.count == 1 + 2 * PER_WRITER  # the subject's creation and one per event
 
 
+def choose(session: Session, policy: Policy, keyring: Keyring, browser: str) -> CookieChoice:
+    return record_cookie_choice(
+        session,
+        policy=policy,
+        keyring=keyring,
+        browser_id=browser,
+        accepted=["analytics"],
+        gpc=False,
+        revision=0,
+        now=NOW,
+    )
+
+
+WAITING_INSERT = text(
+    "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid)"
+    " WHERE NOT granted AND query LIKE 'INSERT INTO identities%'"
+)
+
+
+def wait_until_blocked(engine: Engine, thread: threading.Thread) -> None:
+    """Return once ``thread`` waits for a lock the caller holds (or, on SQLite, after a pause)."""
+    if engine.dialect.name != "postgresql":
+        thread.join(timeout=SETTLE_SECONDS)
+        assert thread.is_alive(), "the second writer did not wait for the first"
+        return
+    deadline = time.monotonic() + 10
+    with engine.connect() as observer:
+        while not observer.execute(WAITING_INSERT).scalar():
+            assert time.monotonic() < deadline, "the second writer never waited"
+            time.sleep(0.02)
+
+
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Keyring]]:
     """One database for every example; each example has a subject of its own."""
@@ -149,3 +186,30 @@ def test_any_interleaving_of_two_writers_keeps_both_sequences(
     assert [r for r in refs if r.startswith("b-")] == [ref for ref, _, _ in tagged[1]]
     last = {purpose: state for _, purpose, state in applied}
     assert {p: c.state.value for p, c in state_now.consents.items()} == last
+
+
+def test_two_first_visits_of_one_browser_at_once_make_one_subject(
+    ledger_engine: Engine, keyring: Keyring, kestrel_policy: Policy
+) -> None:
+    sessions = make_sessionmaker(ledger_engine)
+    browser = new_browser_id()
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def second_visit() -> None:
+        try:
+            with sessions.begin() as session:
+                results.append(choose(session, kestrel_policy, keyring, browser))
+        except BaseException as exc:  # surfaced below, in the test's thread
+            errors.append(exc)
+
+    with sessions() as first_session, first_session.begin():
+        first = choose(first_session, kestrel_policy, keyring, browser)
+        thread = threading.Thread(target=second_visit)
+        thread.start()
+        wait_until_blocked(ledger_engine, thread)
+    thread.join(timeout=30)
+    assert not errors, errors
+    (second,) = results
+    assert first.created
+    assert (second.subject_id, second.created, second.recorded) == (first.subject_id, False, [])
