@@ -535,12 +535,18 @@ def test_gpc_is_ignored_where_the_declaration_does_not_honour_it(
         assert not load_state(session, choice.subject_id, NOW).gpc_opt_out
 
 
+VALID_BROWSER = "b7Qd2kP9xW4mZ1vN8rT5yH3j"
+
+
 @pytest.mark.parametrize(
-    ("browser", "accepted", "field"),
+    ("browser", "accepted", "extra", "field"),
     [
-        ("b7Qd2kP9xW4mZ1vN8rT5yH3j", ["analytics", "advertising"], "accepted[1]"),
-        ("short", ["analytics"], "browser_id"),
-        ("has spaces in it, not a token", ["analytics"], "browser_id"),
+        (VALID_BROWSER, ["analytics", "advertising"], {}, "accepted[1]"),
+        ("short", ["analytics"], {}, "browser_id"),
+        ("has spaces in it, not a token", ["analytics"], {}, "browser_id"),
+        (VALID_BROWSER, ["analytics"], {"language": "english!"}, "language"),
+        (VALID_BROWSER, ["analytics"], {"collection_point": "x" * 501}, "collection_point"),
+        (VALID_BROWSER, ["analytics"], {"revision": -1}, "revision"),
     ],
 )
 def test_bad_cookie_choices_name_the_field_and_write_nothing(
@@ -550,6 +556,7 @@ def test_bad_cookie_choices_name_the_field_and_write_nothing(
     kestrel_policy: Policy,
     browser: str,
     accepted: list[str],
+    extra: dict[str, Any],
     field: str,
 ) -> None:
     with sessions() as session:
@@ -561,9 +568,10 @@ def test_bad_cookie_choices_name_the_field_and_write_nothing(
                 browser_id=browser,
                 accepted=accepted,
                 gpc=False,
-                revision=0,
                 now=NOW,
+                **{"revision": 0, **extra},
             )
+        # Nothing half-written is left in the session for a caller that commits anyway.
         session.commit()
     assert caught.value.field == field
     assert browser not in str(caught.value)

@@ -91,6 +91,20 @@ def _expiry(policy: Policy, purpose: str, method: Method, now: datetime) -> date
     return min((p.add_to(now) for p in periods), default=None)
 
 
+def _check_where(language: str | None, collection_point: str | None, index: int | None) -> None:
+    """The language and collection point of a choice, checked before anything is written."""
+    if language is not None and (len(language) > MAX_LANGUAGE or not _LANGUAGE.fullmatch(language)):
+        raise ConsentInputError(
+            "language",
+            f"expected a language tag such as 'en' or 'hi-IN', at most {MAX_LANGUAGE} characters",
+            index=index,
+        )
+    if collection_point is not None and len(collection_point) > MAX_COLLECTION_POINT:
+        raise ConsentInputError(
+            "collection_point", f"longer than {MAX_COLLECTION_POINT} characters", index=index
+        )
+
+
 def _event_row(
     policy: Policy, subject_id: str, item: ConsentInput, index: int | None, now: datetime
 ) -> dict[str, Any]:
@@ -122,18 +136,7 @@ def _event_row(
             f"expected one of the organization's jurisdictions: {', '.join(jurisdictions)}",
             index=index,
         )
-    if item.language is not None and (
-        len(item.language) > MAX_LANGUAGE or not _LANGUAGE.fullmatch(item.language)
-    ):
-        raise ConsentInputError(
-            "language",
-            f"expected a language tag such as 'en' or 'hi-IN', at most {MAX_LANGUAGE} characters",
-            index=index,
-        )
-    if item.collection_point is not None and len(item.collection_point) > MAX_COLLECTION_POINT:
-        raise ConsentInputError(
-            "collection_point", f"longer than {MAX_COLLECTION_POINT} characters", index=index
-        )
+    _check_where(item.language, item.collection_point, index)
     if item.actor_ref is not None and len(item.actor_ref) > MAX_ACTOR_REF:
         raise ConsentInputError("actor_ref", f"longer than {MAX_ACTOR_REF} characters", index=index)
     return {
@@ -411,6 +414,7 @@ def record_cookie_choice(
             raise ConsentInputError(
                 f"accepted[{position}]", f"unknown cookie category {key!r}; declared: {known}"
             )
+    _check_where(language, collection_point, None)
     honour_gpc = gpc and cookies.honour_global_privacy_control
     covered = gpc_purposes(policy) if honour_gpc else set()
     wanted: dict[str, bool] = {}
