@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from audit_support import migrated_engine
+from sqlalchemy import Engine, text
 from support import ROOT
 
 from troth.declaration import Policy, load_policy
 from troth.store import display_url, make_engine
+from troth.subjects import Keyring, MasterKey
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 KESTREL_HISTORY = sorted((ROOT / "examples" / "kestrel" / "history").glob("*.yaml"))
@@ -61,3 +64,16 @@ def postgres_url() -> str:
         if engine is not None:
             engine.dispose()
     return url
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return Keyring(MasterKey.generate())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty troth database: a SQLite file, then a throwaway PostgreSQL schema."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    with migrated_engine(request.param, tmp_path, url) as engine:
+        yield engine

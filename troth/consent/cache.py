@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from troth.declaration import Policy
 from troth.store import write_scope
@@ -95,7 +95,7 @@ class DecisionCache:
         self._last_prune = 0.0
         self.polls = 0
         event.listen(sessions, "after_commit", self._after_commit)
-        event.listen(sessions, "after_rollback", self._after_rollback)
+        event.listen(sessions, "after_transaction_end", self._after_transaction_end)
 
     # The hot path ------------------------------------------------------------------------------
 
@@ -176,12 +176,20 @@ class DecisionCache:
         self.invalidate([None])
 
     def _after_commit(self, session: Session) -> None:
-        touched = session.info.pop(TOUCHED, None)
+        # Releasing a savepoint fires this too, but only the outermost commit makes the writes
+        # visible: invalidating earlier would let a read in between cache the old state again.
+        if session.in_nested_transaction():
+            return
+        # Read, not taken: every cache listening on these sessions must see the same marks.
+        touched = session.info.get(TOUCHED)
         if touched:
             self.invalidate(touched)
 
-    def _after_rollback(self, session: Session) -> None:
-        session.info.pop(TOUCHED, None)
+    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
+        # The marks belong to the outermost transaction: a savepoint rolled back inside it does
+        # not undo the writes made before the savepoint. Every after_commit has run by now.
+        if transaction.parent is None:
+            session.info.pop(TOUCHED, None)
 
     # Following other processes -----------------------------------------------------------------
 
@@ -210,7 +218,7 @@ class DecisionCache:
             self._thread = None
         if event.contains(self._sessions, "after_commit", self._after_commit):
             event.remove(self._sessions, "after_commit", self._after_commit)
-            event.remove(self._sessions, "after_rollback", self._after_rollback)
+            event.remove(self._sessions, "after_transaction_end", self._after_transaction_end)
 
     def _follow(self) -> None:
         while not self._stop.wait(self.poll_interval):

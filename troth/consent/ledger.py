@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, record_event
@@ -39,6 +39,8 @@ from .models import (
 TOUCHED = "troth.consent.touched"
 CONSENT_EVENTS = cast(Table, ConsentEvent.__table__)
 MAX_COLLECTION_POINT = 500
+MAX_LANGUAGE = 16
+MAX_ACTOR_REF = 200
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 RECORDABLE = (ConsentState.given, ConsentState.refused, ConsentState.withdrawn)
 
@@ -90,6 +92,20 @@ def _expiry(policy: Policy, purpose: str, method: Method, now: datetime) -> date
     return min((p.add_to(now) for p in periods), default=None)
 
 
+def _check_where(language: str | None, collection_point: str | None, index: int | None) -> None:
+    """The language and collection point of a choice, checked before anything is written."""
+    if language is not None and (len(language) > MAX_LANGUAGE or not _LANGUAGE.fullmatch(language)):
+        raise ConsentInputError(
+            "language",
+            f"expected a language tag such as 'en' or 'hi-IN', at most {MAX_LANGUAGE} characters",
+            index=index,
+        )
+    if collection_point is not None and len(collection_point) > MAX_COLLECTION_POINT:
+        raise ConsentInputError(
+            "collection_point", f"longer than {MAX_COLLECTION_POINT} characters", index=index
+        )
+
+
 def _event_row(
     policy: Policy, subject_id: str, item: ConsentInput, index: int | None, now: datetime
 ) -> dict[str, Any]:
@@ -121,14 +137,9 @@ def _event_row(
             f"expected one of the organization's jurisdictions: {', '.join(jurisdictions)}",
             index=index,
         )
-    if item.language is not None and not _LANGUAGE.fullmatch(item.language):
-        raise ConsentInputError(
-            "language", "expected a language tag such as 'en' or 'hi-IN'", index=index
-        )
-    if item.collection_point is not None and len(item.collection_point) > MAX_COLLECTION_POINT:
-        raise ConsentInputError(
-            "collection_point", f"longer than {MAX_COLLECTION_POINT} characters", index=index
-        )
+    _check_where(item.language, item.collection_point, index)
+    if item.actor_ref is not None and len(item.actor_ref) > MAX_ACTOR_REF:
+        raise ConsentInputError("actor_ref", f"longer than {MAX_ACTOR_REF} characters", index=index)
     return {
         "record_id": str(uuid.uuid4()),
         "subject_id": subject_id,
@@ -148,6 +159,19 @@ def _event_row(
         "acted_by": acted_by.value,
         "actor_ref": item.actor_ref,
     }
+
+
+def _lock_for_writing(session: Session) -> None:
+    """On SQLite, take the database's write lock before the ledger reads anything.
+
+    A SQLite transaction that has read and then writes fails at once ("database is locked")
+    if another one committed in between: two writers for the same moment would lose one event.
+    Taken first, the lock makes a second writer wait (up to the busy timeout) and then read
+    what the first one committed. Call it before the transaction's first read. PostgreSQL needs
+    nothing: its writers wait on row and advisory locks.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE consent_changes SET seq = seq WHERE 1 = 0"))
 
 
 def mark_changed(session: Session, subject_ids: Iterable[str | None], now: datetime) -> None:
@@ -173,6 +197,7 @@ def record_consents(
     and field), stores each under the subject it now belongs to (after merges), writes one
     ``consent.recorded`` audit event, and returns the rows written.
     """
+    _lock_for_writing(session)
     canonical = canonical_ids(session, (subject_id for subject_id, _ in items))
     # Events of a batch mostly repeat a few shapes (one purpose, one state): each distinct shape
     # is checked once, and its row reused with a fresh record id and the subject's id.
@@ -192,6 +217,10 @@ def record_consents(
         template = checked.get(shape)
         if template is None:
             template = checked[shape] = _event_row(policy, "", item, index, now)
+        elif item.actor_ref is not None and len(item.actor_ref) > MAX_ACTOR_REF:
+            raise ConsentInputError(
+                "actor_ref", f"longer than {MAX_ACTOR_REF} characters", index=index
+            )
         row = dict(template)
         row["record_id"] = str(uuid.uuid4())
         row["subject_id"] = canonical[subject_id]
@@ -236,6 +265,7 @@ def withdraw(
     acted_by: ActedBy | str = ActedBy.subject,
 ) -> list[dict[str, Any]]:
     """Withdraw consent for the purposes named (all purposes with consent given, if none)."""
+    _lock_for_writing(session)
     if not purposes:
         state = load_state(session, subject_id, now)
         purposes = [p for p, c in state.consents.items() if c.state is ConsentState.given]
@@ -265,6 +295,7 @@ def record_signal(
         raise ConsentInputError("purpose", f"unknown purpose {purpose!r}")
     if purpose is not None and parsed is not SignalKind.objection:
         raise ConsentInputError("purpose", "only an objection can be limited to one purpose")
+    _lock_for_writing(session)
     subject = get_subject(session, subject_id)
     signal = SubjectSignal(
         subject_id=subject.id,
@@ -408,6 +439,7 @@ def record_cookie_choice(
             raise ConsentInputError(
                 f"accepted[{position}]", f"unknown cookie category {key!r}; declared: {known}"
             )
+    _check_where(language, collection_point, None)
     honour_gpc = gpc and cookies.honour_global_privacy_control
     covered = gpc_purposes(policy) if honour_gpc else set()
     wanted: dict[str, bool] = {}
@@ -416,6 +448,7 @@ def record_cookie_choice(
             continue
         for purpose in category.purposes:
             wanted[purpose] = wanted.get(purpose, False) or category.key in accepted
+    _lock_for_writing(session)
     try:
         subject, created = resolve_subject(
             session,
@@ -480,6 +513,7 @@ def link_identity(
     """Attach an identity to a subject, merging in the subject that held it (an anonymous
     browser's consent history becomes the known subject's). Returns the subject id and the ids
     merged in. :class:`ConsentInputError` for a malformed identity."""
+    _lock_for_writing(session)
     try:
         subject, merged = registry.link_identity(
             session,

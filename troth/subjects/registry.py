@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, record_event
@@ -156,10 +157,19 @@ def resolve_subject(
     existing = find_subject(session, keyring, kind, canonical)
     if existing is not None:
         return existing, False
-    subject = create_subject(session, keyring, now)
-    session.flush()
-    add_identity(session, keyring, subject, kind, canonical, now)
-    session.flush()
+    try:
+        # A savepoint: if another transaction created a subject with this identity meanwhile
+        # (two first requests from one browser), only this one is undone, and theirs is found.
+        with session.begin_nested():
+            subject = create_subject(session, keyring, now)
+            session.flush()
+            add_identity(session, keyring, subject, kind, canonical, now)
+            session.flush()
+    except IntegrityError:
+        existing = find_subject(session, keyring, kind, canonical)
+        if existing is None:
+            raise
+        return existing, False
     record_event(
         session,
         actor=actor,
