@@ -3,7 +3,7 @@ nothing, the cookie banner, linking a browser to a known subject, the audit trai
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -671,3 +671,43 @@ def test_the_audit_chain_verifies_and_holds_no_identity(
         "subject.merged",
         "consent.recorded",
     ]
+
+
+def test_the_gpc_opt_out_is_lifted_when_the_browser_stops_sending_it(
+    sqlite_url: str, kestrel_policy: Policy
+) -> None:
+    from troth.consent import load_state, record_cookie_choice
+    from troth.store import make_engine, make_sessionmaker, upgrade
+    from troth.subjects import Keyring, MasterKey
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    keyring = Keyring(MasterKey.generate())
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+
+    def choose(gpc: bool, at: datetime) -> str:
+        with sessions.begin() as session:
+            return record_cookie_choice(
+                session,
+                policy=kestrel_policy,
+                keyring=keyring,
+                browser_id="gpc-browser-0123456789",
+                accepted=["analytics", "marketing"],
+                gpc=gpc,
+                revision=0,
+                now=at,
+            ).subject_id
+
+    subject_id = choose(True, now)
+    with sessions() as session:
+        state = load_state(session, subject_id, now)
+        assert state.gpc_opt_out
+        assert state.consents["email_engagement"].state.value == "refused"
+    later = now + timedelta(minutes=5)
+    choose(False, later)
+    with sessions() as session:
+        state = load_state(session, subject_id, later)
+        assert not state.gpc_opt_out
+        assert state.consents["email_engagement"].state.value == "given"
+    engine.dispose()

@@ -482,13 +482,17 @@ def record_cookie_choice(
             )
         )
     recorded = record_consents(session, policy, items, actor=Actor.subject(subject.id), now=now)
-    if honour_gpc and (created or not load_state(session, subject.id, now).gpc_opt_out):
+    # The opt-out follows the browser: raised while it sends Global Privacy Control, lifted
+    # when a later choice comes without it (the person turned it off, and chose again).
+    opted_out = False if created else load_state(session, subject.id, now).gpc_opt_out
+    if honour_gpc != opted_out and (honour_gpc or not gpc):
         record_signal(
             session,
             policy,
             subject.id,
             SignalKind.gpc_opt_out,
-            method=Method.global_privacy_control,
+            active=honour_gpc,
+            method=Method.global_privacy_control if honour_gpc else Method.cookie_banner,
             actor=Actor.subject(subject.id),
             now=now,
         )
