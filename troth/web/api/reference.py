@@ -18,7 +18,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.routing import APIRoute
 from starlette.responses import HTMLResponse
 
-from .auth import route_requirements
+from .auth import api_key_header, bearer, route_requirements
 from .errors import ErrorBody
 
 SWAGGER_ORIGIN = "https://cdn.jsdelivr.net"
@@ -60,6 +60,11 @@ def _annotate(
     components["ErrorBody"] = error_schema
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+    schemes = schema["components"].setdefault("securitySchemes", {})
+    for scheme in (bearer, api_key_header):
+        schemes[scheme.scheme_name] = scheme.model.model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             _annotate_operation(operation, requirements.get((path, method)))
@@ -80,6 +85,7 @@ def _annotate_operation(operation: dict[str, Any], scopes: list[str] | None) -> 
         error(413, "The request body is larger than the limit")
     if scopes is None:
         return
+    operation["security"] = [{bearer.scheme_name: []}, {api_key_header.scheme_name: []}]
     error(401, "No API key, or one that is malformed, unknown or revoked")
     if scopes:
         error(403, "The API key lacks a scope this operation requires")
