@@ -11,8 +11,10 @@ import pytest
 from apikey_support import MovingClock
 from consent_api_support import (
     API,
+    EMAIL,
     ConsentApi,
     assert_error,
+    assert_invalid,
     assert_logs_hold_no_personal_data,
     capture_logs,
     database_url,
@@ -114,3 +116,69 @@ def test_a_write_whose_commit_fails_is_not_answered_as_done(api: ConsentApi) -> 
     assert_error(response, 500, "Something went wrong on our side")
     assert api.consents(subject)["history"] == []
     assert api.reason(subject, "newsletter") == "no_consent"
+
+
+# -- POST /subjects/{subject_id}/consents: refused input -----------------------------------------
+
+GIVEN = {"purpose": "newsletter", "state": "given"}
+
+
+@pytest.mark.parametrize(
+    ("events", "fields"),
+    [
+        # An email address sent where a purpose belongs: named, not repeated.
+        ([GIVEN, {"purpose": EMAIL, "state": "given"}], ["events[1].purpose"]),
+        ([GIVEN, GIVEN | {"categories": ["user.name", EMAIL]}], ["events[1].categories[1]"]),
+        ([GIVEN | {"categories": ["user.financial"]}], ["events[0].categories[0]"]),
+        ([GIVEN | {"state": 3}], ["events[0].state"]),
+        ([GIVEN | {"state": "expired"}], ["events[0].state"]),
+        ([GIVEN | {"categories": "user.name"}], ["events[0].categories"]),
+        ([GIVEN | {"acted_by": ["parent"]}], ["events[0].acted_by"]),
+        ([{"purpose": "newsletter"}], ["events[0].state"]),
+        ([{"state": "given"}, {}], ["events[0].purpose", "events[1].purpose", "events[1].state"]),
+        ([GIVEN | {"email": EMAIL}], ["events[0].email"]),
+        ([GIVEN | {"jurisdiction": "us-tx-tdpsa"}], ["events[0].jurisdiction"]),
+        ([GIVEN | {"language": "not a language"}], ["events[0].language"]),
+        ([GIVEN | {"method": "carrier_pigeon"}], ["events[0].method"]),
+        ([], ["events"]),
+        ([GIVEN] * 1001, ["events"]),
+    ],
+)
+def test_recording_refuses_bad_events_naming_the_field_and_writes_nothing(
+    api: ConsentApi, events: list[dict[str, Any]], fields: list[str]
+) -> None:
+    subject = api.subject()
+    with api.nothing_written():
+        response = api.post(f"/subjects/{subject}/consents", "consent:write", {"events": events})
+        assert_invalid(response, *fields)
+    assert api.consents(subject)["history"] == []
+
+
+def test_an_undeclared_purpose_or_category_is_explained_without_repeating_it(
+    api: ConsentApi,
+) -> None:
+    subject = api.subject()
+    body = {"events": [GIVEN, {"purpose": EMAIL, "state": "given"}]}
+    response = api.post(f"/subjects/{subject}/consents", "consent:write", body)
+    message = assert_invalid(response, "events[1].purpose")["events[1].purpose"]
+    assert message.startswith("is not a declared purpose; declared: answer_inquiries, ")
+    body = {"events": [GIVEN | {"categories": [EMAIL]}]}
+    response = api.post(f"/subjects/{subject}/consents", "consent:write", body)
+    message = assert_invalid(response, "events[0].categories[0]")["events[0].categories[0]"]
+    assert message == (
+        "is not a data category of purpose 'newsletter'; its categories: "
+        "user.name, user.contact.email"
+    )
+    response = api.post(
+        f"/subjects/{subject}/signals", "consent:write", {"kind": "objection", "purpose": EMAIL}
+    )
+    assert assert_invalid(response, "purpose") == {"purpose": "is not a declared purpose"}
+    response = api.post(
+        f"/subjects/{subject}/consents/withdraw",
+        "consent:write",
+        {"purposes": ["newsletter", EMAIL]},
+    )
+    assert assert_invalid(response, "purposes[1]") == {
+        "purposes[1]": "is not a declared purpose; declared: "
+        + ", ".join(api.app.state.site.policy.purposes)
+    }
