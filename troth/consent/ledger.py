@@ -476,5 +476,8 @@ def link_identity(
         )
     except IdentityError as exc:
         raise ConsentInputError("identity", exc.reason) from None
-    mark_changed(session, [subject.id, *merged], now)
+    if merged:
+        # Only a merge changes what is decided; a new identity, or one already the subject's,
+        # leaves every decision as it was.
+        mark_changed(session, [subject.id, *merged], now)
     return subject.id, merged
