@@ -46,7 +46,9 @@ RECORDABLE = (ConsentState.given, ConsentState.refused, ConsentState.withdrawn)
 
 
 class ConsentInputError(ValueError):
-    """Input the ledger refuses; ``field`` names the part that is wrong (never its value)."""
+    """Input the ledger refuses; ``field`` names the part that is wrong, ``message`` what is
+    wrong with it. Neither repeats the value given: a caller's mistake can put personal data in
+    any field (an email address as a purpose), and error answers end up in callers' logs."""
 
     def __init__(self, field: str, message: str, *, index: int | None = None) -> None:
         super().__init__(f"{field}: {message}")
@@ -114,7 +116,7 @@ def _event_row(
     if purpose is None:
         known = ", ".join(p.key for p in decl.purposes)
         raise ConsentInputError(
-            "purpose", f"unknown purpose {item.purpose!r}; declared: {known}", index=index
+            "purpose", f"is not a declared purpose; declared: {known}", index=index
         )
     state = _enum(ConsentState, item.state, "state", index, RECORDABLE)
     method = _enum(Method, item.method, "method", index, list(Method))
@@ -127,7 +129,8 @@ def _event_row(
             if category not in purpose.categories:
                 raise ConsentInputError(
                     f"categories[{position}]",
-                    f"{category!r} is not a data category of purpose {purpose.key!r}",
+                    f"is not a data category of purpose {purpose.key!r}; "
+                    f"its categories: {', '.join(purpose.categories)}",
                     index=index,
                 )
     jurisdictions = decl.organization.jurisdictions
@@ -292,7 +295,7 @@ def record_signal(
     parsed = _enum(SignalKind, kind, "kind", None, list(SignalKind))
     parsed_method = _enum(Method, method, "method", None, list(Method))
     if purpose is not None and purpose not in policy.purposes:
-        raise ConsentInputError("purpose", f"unknown purpose {purpose!r}")
+        raise ConsentInputError("purpose", "is not a declared purpose")
     if purpose is not None and parsed is not SignalKind.objection:
         raise ConsentInputError("purpose", "only an objection can be limited to one purpose")
     _lock_for_writing(session)
@@ -437,7 +440,7 @@ def record_cookie_choice(
         if key not in categories:
             known = ", ".join(categories)
             raise ConsentInputError(
-                f"accepted[{position}]", f"unknown cookie category {key!r}; declared: {known}"
+                f"accepted[{position}]", f"is not a declared cookie category; declared: {known}"
             )
     _check_where(language, collection_point, None)
     honour_gpc = gpc and cookies.honour_global_privacy_control
@@ -531,5 +534,8 @@ def link_identity(
         )
     except IdentityError as exc:
         raise ConsentInputError("identity", exc.reason) from None
-    mark_changed(session, [subject.id, *merged], now)
+    if merged:
+        # Only a merge changes what is decided; a new identity, or one already the subject's,
+        # leaves every decision as it was.
+        mark_changed(session, [subject.id, *merged], now)
     return subject.id, merged

@@ -122,8 +122,11 @@ def _reading(request: Request) -> Iterator[Session]:
         yield session
 
 
-Writing = Annotated[Session, Depends(_writing)]
-Reading = Annotated[Session, Depends(_reading)]
+# scope="function": the transaction ends (committed, or rolled back by an error) before the
+# answer is sent, so a 2xx means it is stored, and the decision cache has already dropped what
+# it changed. A commit that fails is answered as an error, not after a success was sent.
+Writing = Annotated[Session, Depends(_writing, scope="function")]
+Reading = Annotated[Session, Depends(_reading, scope="function")]
 
 
 def _now(s: Site) -> datetime:
