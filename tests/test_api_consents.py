@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -888,6 +890,34 @@ def test_an_unknown_record_is_404_and_a_malformed_one_422(api: ConsentApi) -> No
     _, record = given_subject(api)
     response = api.get(f"/consents/{record}", "consent:read", format="pdf")
     assert_invalid(response, "format", where="query")
+
+
+# -- at the same time --------------------------------------------------------------------------
+
+
+def at_once(api: ConsentApi, calls: list[tuple[str, Any]]) -> list[Response]:
+    """POST each (path, body) from its own thread, all released together."""
+    headers = api.headers("consent:write")
+    start = threading.Barrier(len(calls))
+
+    def post(call: tuple[str, Any]) -> Response:
+        client = TestClient(api.app)  # on the running app, not started again
+        start.wait()
+        return client.post(API + call[0], json=call[1], headers=headers)
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(post, calls))
+
+
+@ON_EACH_DATABASE
+def test_writes_for_many_subjects_at_once_all_succeed(api: ConsentApi) -> None:
+    subjects = [api.subject("external_id", f"customer-{n}") for n in range(12)]
+    calls = [(f"/subjects/{subject}/consents", {"events": [GIVEN]}) for subject in subjects]
+    responses = at_once(api, calls)
+    assert [r.status_code for r in responses] == [201] * len(subjects), [
+        r.text for r in responses if r.status_code != 201
+    ]
+    assert {api.reason(subject, "newsletter") for subject in subjects} == {"consent"}
 
 
 # -- what comes out ----------------------------------------------------------------------------

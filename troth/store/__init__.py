@@ -11,6 +11,7 @@ from .db import (
     ping,
     session_scope,
     upgrade,
+    write_engine,
 )
 from .types import UTCDateTime
 
@@ -26,4 +27,5 @@ __all__ = [
     "ping",
     "session_scope",
     "upgrade",
+    "write_engine",
 ]

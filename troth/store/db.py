@@ -98,6 +98,20 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(begin)
 
 
+def write_engine(engine: Engine) -> Engine:
+    """``engine``, for units of work that read before they write (bind a session to it).
+
+    A SQLite transaction begins deferred: it reads from a snapshot, and its first write fails at
+    once with "database is locked" if another writer committed after that snapshot was taken;
+    the busy timeout does not help then. Through this engine a SQLite transaction takes the
+    write lock as it begins (BEGIN IMMEDIATE), so concurrent writers wait their turn, up to the
+    busy timeout, instead. PostgreSQL needs nothing of the kind: there this is ``engine``.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions for ``engine``; objects stay readable after commit (``expire_on_commit=False``)."""
     return sessionmaker(bind=engine, expire_on_commit=False)

@@ -25,6 +25,7 @@ from troth.consent import (
     withdraw,
 )
 from troth.consent.receipts import policy_for_version
+from troth.store import write_engine
 from troth.subjects import IdentityError, Keyring
 from troth.subjects.registry import UnknownSubject, get_subject, resolve_subject
 
@@ -112,7 +113,10 @@ def _keyring(s: Site) -> Keyring:
 
 
 def _writing(request: Request) -> Iterator[Session]:
-    with site(request).sessions.begin() as session:
+    # Every write route reads (the subject, the state) before it writes; on SQLite its
+    # transaction must hold the write lock from the start, or concurrent writers fail.
+    s = site(request)
+    with s.sessions(bind=write_engine(s.engine)) as session, session.begin():
         yield session
 
 
