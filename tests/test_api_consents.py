@@ -920,6 +920,19 @@ def test_writes_for_many_subjects_at_once_all_succeed(api: ConsentApi) -> None:
     assert {api.reason(subject, "newsletter") for subject in subjects} == {"consent"}
 
 
+@ON_EACH_DATABASE
+def test_one_identity_sent_many_times_at_once_makes_one_subject(api: ConsentApi) -> None:
+    calls = [("/subjects", {"identity": {"kind": "email", "value": EMAIL}})] * 8
+    responses = at_once(api, calls)
+    assert [r.status_code for r in responses] == [200] * len(calls), [
+        r.text for r in responses if r.status_code != 200
+    ]
+    answers = [r.json() for r in responses]
+    assert len({a["subject_id"] for a in answers}) == 1
+    assert sorted(a["created"] for a in answers) == [False] * (len(calls) - 1) + [True]
+    assert audit_actions(api).count("subject.created") == 1
+
+
 # -- what comes out ----------------------------------------------------------------------------
 
 

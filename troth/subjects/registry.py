@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, record_event
@@ -139,10 +140,20 @@ def resolve_subject(
     existing = find_subject(session, keyring, kind, canonical)
     if existing is not None:
         return existing, False
-    subject = create_subject(session, keyring, now)
-    session.flush()
-    add_identity(session, keyring, subject, kind, canonical, now)
-    session.flush()
+    try:
+        with session.begin_nested():
+            subject = create_subject(session, keyring, now)
+            session.flush()
+            add_identity(session, keyring, subject, kind, canonical, now)
+            session.flush()
+    except IntegrityError:
+        # Another transaction gave the identity a subject since the lookup above (the same
+        # sign-up sent twice at once): that one is the subject. On SQLite, where writers take
+        # turns, this does not happen; on PostgreSQL the insert waits for the other to commit.
+        existing = find_subject(session, keyring, kind, canonical)
+        if existing is None:
+            raise
+        return existing, False
     record_event(
         session,
         actor=actor,
