@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -888,6 +890,47 @@ def test_an_unknown_record_is_404_and_a_malformed_one_422(api: ConsentApi) -> No
     _, record = given_subject(api)
     response = api.get(f"/consents/{record}", "consent:read", format="pdf")
     assert_invalid(response, "format", where="query")
+
+
+# -- at the same time --------------------------------------------------------------------------
+
+
+def at_once(api: ConsentApi, calls: list[tuple[str, Any]]) -> list[Response]:
+    """POST each (path, body) from its own thread, all released together."""
+    headers = api.headers("consent:write")
+    start = threading.Barrier(len(calls))
+
+    def post(call: tuple[str, Any]) -> Response:
+        client = TestClient(api.app)  # on the running app, not started again
+        start.wait()
+        return client.post(API + call[0], json=call[1], headers=headers)
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(post, calls))
+
+
+@ON_EACH_DATABASE
+def test_writes_for_many_subjects_at_once_all_succeed(api: ConsentApi) -> None:
+    subjects = [api.subject("external_id", f"customer-{n}") for n in range(12)]
+    calls = [(f"/subjects/{subject}/consents", {"events": [GIVEN]}) for subject in subjects]
+    responses = at_once(api, calls)
+    assert [r.status_code for r in responses] == [201] * len(subjects), [
+        r.text for r in responses if r.status_code != 201
+    ]
+    assert {api.reason(subject, "newsletter") for subject in subjects} == {"consent"}
+
+
+@ON_EACH_DATABASE
+def test_one_identity_sent_many_times_at_once_makes_one_subject(api: ConsentApi) -> None:
+    calls = [("/subjects", {"identity": {"kind": "email", "value": EMAIL}})] * 8
+    responses = at_once(api, calls)
+    assert [r.status_code for r in responses] == [200] * len(calls), [
+        r.text for r in responses if r.status_code != 200
+    ]
+    answers = [r.json() for r in responses]
+    assert len({a["subject_id"] for a in answers}) == 1
+    assert sorted(a["created"] for a in answers) == [False] * (len(calls) - 1) + [True]
+    assert audit_actions(api).count("subject.created") == 1
 
 
 # -- what comes out ----------------------------------------------------------------------------

@@ -166,6 +166,9 @@ def resolve_subject(
             add_identity(session, keyring, subject, kind, canonical, now)
             session.flush()
     except IntegrityError:
+        # Another transaction gave the identity a subject since the lookup above (the same
+        # sign-up sent twice at once): that one is the subject. On SQLite, where writers take
+        # turns, this does not happen; on PostgreSQL the insert waits for the other to commit.
         existing = find_subject(session, keyring, kind, canonical)
         if existing is None:
             raise
