@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from troth.store import Base, UTCDateTime
@@ -46,6 +46,11 @@ class SignalKind(StrEnum):
     child = "child"
 
 
+# Rows a busy cookie banner adds by the billion: 64-bit keys on PostgreSQL. SQLite's INTEGER
+# PRIMARY KEY is 64-bit already, and must stay INTEGER to remain the rowid.
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
 def _in(column: str, values: type[StrEnum]) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
@@ -60,7 +65,7 @@ class ConsentEvent(Base):
         CheckConstraint(_in("acted_by", ActedBy), name="acted_by"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     record_id: Mapped[str] = mapped_column(String(36), unique=True)
     subject_id: Mapped[str] = mapped_column(String(36), index=True)
     purpose: Mapped[str] = mapped_column(String(200))
@@ -87,7 +92,7 @@ class SubjectSignal(Base):
     __tablename__ = "subject_signals"
     __table_args__ = (CheckConstraint(_in("kind", SignalKind), name="kind"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     subject_id: Mapped[str] = mapped_column(String(36), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     purpose: Mapped[str | None] = mapped_column(String(200))
@@ -120,6 +125,6 @@ class ConsentChange(Base):
 
     __tablename__ = "consent_changes"
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     subject_id: Mapped[str | None] = mapped_column(String(36))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

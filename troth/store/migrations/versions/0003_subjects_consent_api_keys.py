@@ -10,6 +10,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+# 64-bit on PostgreSQL; SQLite's INTEGER PRIMARY KEY is already 64-bit (and must stay INTEGER).
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -31,7 +34,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "consent_changes",
-        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("seq", BIG_ID, nullable=False),
         sa.Column("subject_id", sa.String(length=36), nullable=True),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_consent_changes")),
@@ -43,7 +46,7 @@ def upgrade() -> None:
 
     op.create_table(
         "consent_events",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", BIG_ID, nullable=False),
         sa.Column("record_id", sa.String(length=36), nullable=False),
         sa.Column("subject_id", sa.String(length=36), nullable=False),
         sa.Column("purpose", sa.String(length=200), nullable=False),
@@ -89,7 +92,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "subject_signals",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", BIG_ID, nullable=False),
         sa.Column("subject_id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("purpose", sa.String(length=200), nullable=True),
