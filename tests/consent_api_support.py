@@ -204,7 +204,9 @@ def assert_no_personal_data(text: str) -> None:
 
 
 def assert_logs_hold_no_personal_data(caplog: pytest.LogCaptureFixture) -> None:
-    for record in caplog.records:
+    """Call from a fixture's teardown: checks what setup, the test and teardown logged."""
+    records = [*caplog.get_records("setup"), *caplog.get_records("call"), *caplog.records]
+    for record in records:
         assert_no_personal_data(record.getMessage())
         if record.exc_text:
             assert_no_personal_data(record.exc_text)
