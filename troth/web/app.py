@@ -113,6 +113,17 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     return response
 
 
+def _route_of(request: Request) -> str:
+    """The path as its route's template (``/api/v1/subjects/{subject_id}/consents``), never as
+    sent: a path can carry whatever a caller put in it, an email address included."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return "(no route)"
+    root = request.scope.get("root_path", "")
+    return f"{root.rstrip('/')}{template}" if root and not template.startswith(root) else template
+
+
 async def _access_log_and_headers(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
@@ -124,6 +135,6 @@ async def _access_log_and_headers(
         response.headers.setdefault(name, value)
     elapsed_ms = (time.perf_counter() - started) * 1000
     access_log.info(
-        "%s %s %d %.1fms", request.method, request.url.path, response.status_code, elapsed_ms
+        "%s %s %d %.1fms", request.method, _route_of(request), response.status_code, elapsed_ms
     )
     return response
