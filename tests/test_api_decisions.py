@@ -4,6 +4,7 @@ with every reason the decision gives, each reached through the API."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -423,6 +424,50 @@ def test_a_child_needs_a_parent_s_consent(api: ConsentApi) -> None:
     api.record(subject, {"purpose": "child_accounts", "state": "given", "acted_by": "parent"})
     assert api.reason(subject, "child_accounts") == "consent"
     assert api.reason(subject, "newsletter") == "child_without_parental_consent"
+
+
+@ON_EACH_DATABASE
+def test_serving_a_materially_changed_policy_asks_for_consent_again(
+    database: str, clock: MovingClock, kestrel_policy: Policy, kestrel_history: list[Policy]
+) -> None:
+    previous = kestrel_history[-1]
+    with serve(previous, database, clock) as old:
+        subject = old.subject()
+        [record] = old.record(subject, "newsletter")
+        assert old.reason(subject, "newsletter") == "consent"
+    clock.advance(timedelta(days=30).total_seconds())
+    # Serving the new version records it, compares it with 2.0, and requires renewal.
+    with serve(kestrel_policy, database, clock) as new:
+        assert new.reason(subject, "newsletter") == "renewal_required"
+        assert new.reason(subject, "billing") == "legal_basis"
+        # The receipt still shows the notice the consent was given under.
+        response = new.get(f"/consents/{record}", "consent:read", format="iso27560")
+        assert response.status_code == 200, response.text
+        receipt = response.json()
+        assert receipt["notice"]["version"] == previous.version == "2.0"
+        assert receipt["notice"]["content_hash"] == f"sha256:{previous.content_hash}"
+        assert receipt["purposes"][0]["purpose"] == previous.purposes["newsletter"].name
+        new.record(subject, "newsletter")
+        assert new.reason(subject, "newsletter") == "consent"
+        assert [e["policy_version"] for e in new.consents(subject)["history"]] == ["2.0", "3.0"]
+
+
+@ON_EACH_DATABASE
+def test_a_write_through_one_server_reaches_another_s_decisions(
+    database: str, clock: MovingClock, kestrel_policy: Policy
+) -> None:
+    with (
+        serve(kestrel_policy, database, clock) as one,
+        serve(kestrel_policy, database, clock) as two,
+    ):
+        subject = one.subject()
+        assert two.reason(subject, "newsletter") == "no_consent"  # cached by the second
+        one.record(subject, "newsletter")
+        # The second server follows the change feed (every 250 ms).
+        deadline = time.monotonic() + 5
+        while two.reason(subject, "newsletter") != "consent":
+            assert time.monotonic() < deadline, "the second server still answers from before"
+            time.sleep(0.05)
 
 
 @ON_EACH_DATABASE
