@@ -127,6 +127,8 @@ def _reading(request: Request) -> Iterator[Session]:
 # it changed. A commit that fails is answered as an error, not after a success was sent.
 Writing = Annotated[Session, Depends(_writing, scope="function")]
 Reading = Annotated[Session, Depends(_reading, scope="function")]
+WriteKey = Annotated[AuthenticatedKey, Depends(require_scope("consent:write"))]
+ReadKey = Annotated[AuthenticatedKey, Depends(require_scope("consent:read"))]
 
 
 def _now(s: Site) -> datetime:
@@ -173,7 +175,7 @@ def find_or_create_subject(
     body: SubjectIn,
     request: Request,
     session: Writing,
-    key: Annotated[AuthenticatedKey, Depends(require_scope("consent:write"))],
+    key: WriteKey,
 ) -> dict[str, Any]:
     s = site(request)
     try:
@@ -197,7 +199,7 @@ def link(
     body: IdentityIn,
     request: Request,
     session: Writing,
-    key: Annotated[AuthenticatedKey, Depends(require_scope("consent:write"))],
+    key: WriteKey,
 ) -> dict[str, Any]:
     s = site(request)
     _known_subject(session, subject_id)
@@ -222,7 +224,7 @@ def subject_consents(
     subject_id: SubjectId,
     request: Request,
     session: Reading,
-    _key: Annotated[AuthenticatedKey, Depends(require_scope("consent:read"))],
+    _key: ReadKey,
     format: Annotated[Literal["troth", "iso27560"], Query()] = "troth",
 ) -> dict[str, Any]:
     s = site(request)
@@ -270,7 +272,7 @@ def record_for_subject(
     body: ConsentEventsIn,
     request: Request,
     session: Writing,
-    key: Annotated[AuthenticatedKey, Depends(require_scope("consent:write"))],
+    key: WriteKey,
 ) -> dict[str, Any]:
     s = site(request)
     _known_subject(session, subject_id)
@@ -298,7 +300,7 @@ def withdraw_for_subject(
     body: WithdrawIn,
     request: Request,
     session: Writing,
-    key: Annotated[AuthenticatedKey, Depends(require_scope("consent:write"))],
+    key: WriteKey,
 ) -> dict[str, Any]:
     s = site(request)
     _known_subject(session, subject_id)
@@ -324,7 +326,7 @@ def signal(
     body: SignalIn,
     request: Request,
     session: Writing,
-    key: Annotated[AuthenticatedKey, Depends(require_scope("consent:write"))],
+    key: WriteKey,
 ) -> dict[str, Any]:
     s = site(request)
     _known_subject(session, subject_id)
@@ -349,7 +351,7 @@ def record_batch(
     body: BatchIn,
     request: Request,
     session: Writing,
-    key: Annotated[AuthenticatedKey, Depends(require_scope("consent:write"))],
+    key: WriteKey,
 ) -> dict[str, Any]:
     """Each event names its subject by ``subject_id`` or by ``identity`` (found or created)."""
     s = site(request)
@@ -401,7 +403,7 @@ def receipt(
     record_id: Annotated[str, Path(max_length=36)],
     request: Request,
     session: Reading,
-    _key: Annotated[AuthenticatedKey, Depends(require_scope("consent:read"))],
+    _key: ReadKey,
     format: Annotated[Literal["troth", "iso27560"], Query()] = "troth",
 ) -> dict[str, Any]:
     event = get_record(session, record_id)
