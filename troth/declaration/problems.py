@@ -44,3 +44,11 @@ def dotted(path: Path) -> str:
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(top level)"
+
+
+def error(path: Path, message: str) -> Finding:
+    return Finding(path, "error", message)
+
+
+def warning(path: Path, message: str) -> Finding:
+    return Finding(path, "warning", message)
