@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from troth.store import take_sqlite_write_lock
+
 from .chain import GENESIS_HASH, HASHED_FIELDS, event_hash
 from .models import ActorKind, AuditEvent
 
@@ -116,12 +118,10 @@ def _lock_chain_tail(session: Session) -> None:
     if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
     elif dialect == "sqlite":
-        # A write that changes nothing still takes SQLite's single write lock (waiting for the
-        # busy timeout if another transaction holds it). Once held, no one else can append, and
-        # the last event read next is the latest committed one. Had this transaction read an
-        # older snapshot, SQLite refuses the lock ("database is locked") instead: the whole
-        # transaction fails, and the chain cannot fork.
-        session.execute(text("UPDATE audit_events SET seq = seq WHERE 1 = 0"))
+        # Once held, no one else can append, and the last event read next is the latest
+        # committed one. Had this transaction read an older snapshot, SQLite refuses the lock
+        # instead: the whole transaction fails, and the chain cannot fork.
+        take_sqlite_write_lock(session, "audit_events")
     # Elsewhere the unique ``seq`` makes a second writer fail rather than fork the chain.
 
 

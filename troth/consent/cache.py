@@ -35,8 +35,9 @@ from troth.subjects.registry import UnknownSubject, get_subject, merged_ids
 
 from .decide import Decision, Reason, Rules, decide
 from .fold import SubjectState
-from .ledger import TOUCHED, load_states, renewals
+from .ledger import TOUCHED
 from .models import ConsentChange
+from .reading import load_states, renewals
 
 log = logging.getLogger(__name__)
 

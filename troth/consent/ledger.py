@@ -1,4 +1,6 @@
-"""The consent ledger: record consent events and subject signals, and read them back.
+"""The consent ledger: record consent events and subject signals, and link identities.
+
+Reading is in :mod:`.reading`, cookie banner choices in :mod:`.cookies`.
 
 Rows are only ever added. Every write also adds a row to the change feed
 (:class:`~troth.consent.models.ConsentChange`) for decision caches in other processes, notes the
@@ -15,26 +17,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, record_event
 from troth.declaration import Duration, Policy
+from troth.store import take_sqlite_write_lock
 from troth.subjects import IdentityError, Keyring, registry
-from troth.subjects.registry import canonical_ids, get_subject, merged_ids, resolve_subject
+from troth.subjects.registry import canonical_ids, get_subject
 
-from .decide import gpc_purposes
-from .fold import ConsentFact, PurposeConsent, SignalFact, SubjectState, fold
 from .models import (
     ActedBy,
     ConsentChange,
     ConsentEvent,
-    ConsentRenewal,
     ConsentState,
     Method,
     SignalKind,
     SubjectSignal,
 )
+from .reading import load_state
 
 TOUCHED = "troth.consent.touched"
 CONSENT_EVENTS = cast(Table, ConsentEvent.__table__)
@@ -94,7 +95,7 @@ def _expiry(policy: Policy, purpose: str, method: Method, now: datetime) -> date
     return min((p.add_to(now) for p in periods), default=None)
 
 
-def _check_where(language: str | None, collection_point: str | None, index: int | None) -> None:
+def check_where(language: str | None, collection_point: str | None, index: int | None) -> None:
     """The language and collection point of a choice, checked before anything is written."""
     if language is not None and (len(language) > MAX_LANGUAGE or not _LANGUAGE.fullmatch(language)):
         raise ConsentInputError(
@@ -140,7 +141,7 @@ def _event_row(
             f"expected one of the organization's jurisdictions: {', '.join(jurisdictions)}",
             index=index,
         )
-    _check_where(item.language, item.collection_point, index)
+    check_where(item.language, item.collection_point, index)
     if item.actor_ref is not None and len(item.actor_ref) > MAX_ACTOR_REF:
         raise ConsentInputError("actor_ref", f"longer than {MAX_ACTOR_REF} characters", index=index)
     return {
@@ -162,19 +163,6 @@ def _event_row(
         "acted_by": acted_by.value,
         "actor_ref": item.actor_ref,
     }
-
-
-def _lock_for_writing(session: Session) -> None:
-    """On SQLite, take the database's write lock before the ledger reads anything.
-
-    A SQLite transaction that has read and then writes fails at once ("database is locked")
-    if another one committed in between: two writers for the same moment would lose one event.
-    Taken first, the lock makes a second writer wait (up to the busy timeout) and then read
-    what the first one committed. Call it before the transaction's first read. PostgreSQL needs
-    nothing: its writers wait on row and advisory locks.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("UPDATE consent_changes SET seq = seq WHERE 1 = 0"))
 
 
 def mark_changed(session: Session, subject_ids: Iterable[str | None], now: datetime) -> None:
@@ -200,7 +188,7 @@ def record_consents(
     and field), stores each under the subject it now belongs to (after merges), writes one
     ``consent.recorded`` audit event, and returns the rows written.
     """
-    _lock_for_writing(session)
+    take_sqlite_write_lock(session, "consent_changes")
     canonical = canonical_ids(session, (subject_id for subject_id, _ in items))
     # Events of a batch mostly repeat a few shapes (one purpose, one state): each distinct shape
     # is checked once, and its row reused with a fresh record id and the subject's id.
@@ -268,7 +256,7 @@ def withdraw(
     acted_by: ActedBy | str = ActedBy.subject,
 ) -> list[dict[str, Any]]:
     """Withdraw consent for the purposes named (all purposes with consent given, if none)."""
-    _lock_for_writing(session)
+    take_sqlite_write_lock(session, "consent_changes")
     if not purposes:
         state = load_state(session, subject_id, now)
         purposes = [p for p, c in state.consents.items() if c.state is ConsentState.given]
@@ -298,7 +286,7 @@ def record_signal(
         raise ConsentInputError("purpose", "is not a declared purpose")
     if purpose is not None and parsed is not SignalKind.objection:
         raise ConsentInputError("purpose", "only an objection can be limited to one purpose")
-    _lock_for_writing(session)
+    take_sqlite_write_lock(session, "consent_changes")
     subject = get_subject(session, subject_id)
     signal = SubjectSignal(
         subject_id=subject.id,
@@ -324,188 +312,6 @@ def record_signal(
     return signal
 
 
-# Reading --------------------------------------------------------------------------------------
-
-
-def renewals(session: Session) -> dict[str, list[datetime]]:
-    """When renewal became required, per purpose."""
-    found: dict[str, list[datetime]] = {}
-    for row in session.execute(select(ConsentRenewal.purpose, ConsentRenewal.required_at)):
-        found.setdefault(row.purpose, []).append(row.required_at)
-    return found
-
-
-def renewal_generation(session: Session) -> int:
-    """How many times fresh consent has been required: the cookie banner's revision."""
-    rows = session.execute(select(ConsentRenewal.policy_version, ConsentRenewal.required_at))
-    return len({(row.policy_version, row.required_at) for row in rows})
-
-
-def history(session: Session, subject_id: str) -> list[ConsentEvent]:
-    """Every consent event of the subject (and of subjects merged into it), oldest first."""
-    ids = merged_ids(session, get_subject(session, subject_id).id)
-    return list(
-        session.scalars(
-            select(ConsentEvent)
-            .where(ConsentEvent.subject_id.in_(ids))
-            .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
-        )
-    )
-
-
-def get_record(session: Session, record_id: str) -> ConsentEvent | None:
-    return session.scalar(select(ConsentEvent).where(ConsentEvent.record_id == record_id))
-
-
-def consent_fact(event: ConsentEvent) -> ConsentFact:
-    return ConsentFact(
-        seq=event.id,
-        record_id=event.record_id,
-        purpose=event.purpose,
-        state=ConsentState(event.state),
-        occurred_at=event.occurred_at,
-        expires_at=event.expires_at,
-        policy_version=event.policy_version,
-        method=event.method,
-        acted_by=event.acted_by,
-    )
-
-
-def load_state(
-    session: Session,
-    subject_id: str,
-    now: datetime,
-    renewal_times: dict[str, list[datetime]] | None = None,
-) -> SubjectState:
-    """The subject's current state (UnknownSubject if there is no such subject)."""
-    ids = merged_ids(session, get_subject(session, subject_id).id)
-    return load_states(session, ids, now, renewal_times)
-
-
-def load_states(
-    session: Session,
-    ids: Sequence[str],
-    now: datetime,
-    renewal_times: dict[str, list[datetime]] | None = None,
-) -> SubjectState:
-    """The state folded from the events of all of ``ids`` (a subject and those merged in)."""
-    events = session.scalars(select(ConsentEvent).where(ConsentEvent.subject_id.in_(ids)))
-    signals = session.scalars(select(SubjectSignal).where(SubjectSignal.subject_id.in_(ids)))
-    return fold(
-        [consent_fact(e) for e in events],
-        [SignalFact(s.id, SignalKind(s.kind), s.active, s.occurred_at, s.purpose) for s in signals],
-        now,
-        renewals(session) if renewal_times is None else renewal_times,
-    )
-
-
-# The cookie banner ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CookieChoice:
-    subject_id: str
-    created: bool
-    recorded: list[tuple[str, str]]
-
-
-def record_cookie_choice(
-    session: Session,
-    *,
-    policy: Policy,
-    keyring: Keyring,
-    browser_id: str,
-    accepted: Sequence[str],
-    gpc: bool,
-    revision: int,
-    language: str | None = None,
-    collection_point: str | None = None,
-    now: datetime,
-) -> CookieChoice:
-    """Record a cookie banner choice for an anonymous browser id.
-
-    Each purpose behind a non-essential cookie category is given if one of its categories was
-    accepted, refused otherwise; with Global Privacy Control, purposes it covers are refused
-    (method ``global_privacy_control``) whatever was accepted, and the subject's GPC opt-out is
-    raised. Only changes are recorded: posting the same choice again writes nothing but keeps
-    the subject known.
-    """
-    cookies = policy.declaration.cookies
-    if cookies is None:
-        raise ConsentInputError("accepted", "this policy declares no cookies")
-    if revision < 0:
-        raise ConsentInputError("revision", "expected a whole number, 0 or more")
-    categories = {c.key: c for c in cookies.categories}
-    for position, key in enumerate(accepted):
-        if key not in categories:
-            known = ", ".join(categories)
-            raise ConsentInputError(
-                f"accepted[{position}]", f"is not a declared cookie category; declared: {known}"
-            )
-    _check_where(language, collection_point, None)
-    honour_gpc = gpc and cookies.honour_global_privacy_control
-    covered = gpc_purposes(policy) if honour_gpc else set()
-    wanted: dict[str, bool] = {}
-    for category in cookies.categories:
-        if category.key == "essential":
-            continue
-        for purpose in category.purposes:
-            wanted[purpose] = wanted.get(purpose, False) or category.key in accepted
-    _lock_for_writing(session)
-    try:
-        subject, created = resolve_subject(
-            session,
-            keyring,
-            "browser_id",
-            browser_id,
-            now=now,
-            actor=Actor.system("cookie_banner"),
-            policy_version=policy.version,
-        )
-    except IdentityError as exc:
-        raise ConsentInputError("browser_id", exc.reason) from None
-    current = {} if created else load_state(session, subject.id, now).consents
-    items = []
-    for purpose, given in wanted.items():
-        blocked = purpose in covered
-        state = ConsentState.given if given and not blocked else ConsentState.refused
-        if _unchanged(current.get(purpose), state):
-            continue
-        method = Method.global_privacy_control if blocked else Method.cookie_banner
-        items.append(
-            (
-                subject.id,
-                ConsentInput(
-                    purpose,
-                    state,
-                    method=method,
-                    language=language,
-                    collection_point=collection_point,
-                ),
-            )
-        )
-    recorded = record_consents(session, policy, items, actor=Actor.subject(subject.id), now=now)
-    # The opt-out follows the browser: raised while it sends Global Privacy Control, lifted
-    # when a later choice comes without it (the person turned it off, and chose again).
-    opted_out = False if created else load_state(session, subject.id, now).gpc_opt_out
-    if honour_gpc != opted_out and (honour_gpc or not gpc):
-        record_signal(
-            session,
-            policy,
-            subject.id,
-            SignalKind.gpc_opt_out,
-            active=honour_gpc,
-            method=Method.global_privacy_control if honour_gpc else Method.cookie_banner,
-            actor=Actor.subject(subject.id),
-            now=now,
-        )
-    return CookieChoice(subject.id, created, [(r["purpose"], r["state"]) for r in recorded])
-
-
-def _unchanged(current: PurposeConsent | None, state: ConsentState) -> bool:
-    return current is not None and current.state is state and not current.renewal_required
-
-
 def link_identity(
     session: Session,
     keyring: Keyring,
@@ -520,7 +326,7 @@ def link_identity(
     """Attach an identity to a subject, merging in the subject that held it (an anonymous
     browser's consent history becomes the known subject's). Returns the subject id and the ids
     merged in. :class:`ConsentInputError` for a malformed identity."""
-    _lock_for_writing(session)
+    take_sqlite_write_lock(session, "consent_changes")
     try:
         subject, merged = registry.link_identity(
             session,

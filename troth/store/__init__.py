@@ -10,6 +10,7 @@ from .db import (
     parse_url,
     ping,
     session_scope,
+    take_sqlite_write_lock,
     upgrade,
     write_scope,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "parse_url",
     "ping",
     "session_scope",
+    "take_sqlite_write_lock",
     "upgrade",
     "write_scope",
 ]

@@ -110,6 +110,19 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def take_sqlite_write_lock(session: Session, table: str) -> None:
+    """On SQLite, take the database's single write lock now (no-op elsewhere).
+
+    A write that changes nothing still takes the lock, waiting up to the busy timeout if another
+    transaction holds it. A transaction that has already read and only then writes fails at once
+    ("database is locked") if another one committed in between; taking the lock before the first
+    read makes a second writer wait its turn and then read what the first committed. Writing
+    transactions opened with :func:`write_scope` hold it from their start already.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text(f"UPDATE {table} SET rowid = rowid WHERE 0"))
+
+
 @contextmanager
 def write_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A unit of work that will write: commit at the end, roll back on an exception.
