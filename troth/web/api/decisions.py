@@ -117,10 +117,11 @@ def decide_many(
     request: Request,
     _key: Annotated[AuthenticatedKey, Depends(require_scope("decide"))],
 ) -> dict[str, Any]:
-    cache = _cache(request)
+    pairs = [(q.subject, q.purpose) for q in body.queries]
+    decisions = _cache(request).decide_many(pairs)
     return {
         "decisions": [
-            {"subject": q.subject, **cache.allows(q.subject, q.purpose).as_dict()}
-            for q in body.queries
+            {"subject": subject, **decision.as_dict()}
+            for (subject, _), decision in zip(pairs, decisions, strict=True)
         ]
     }
