@@ -290,8 +290,11 @@ def test_gpc_refuses_marketing_whatever_was_accepted(
 def field_error(response: Any, status: int) -> str:
     assert response.status_code == status, response.text
     assert response.headers["access-control-allow-origin"] == "*"
-    field: str = response.json()["field"]
-    assert response.json()["detail"]
+    error = response.json()["error"]
+    assert error["status"] == status and error["message"]
+    [named] = error["fields"]
+    assert named["message"]
+    field: str = named["field"]
     return field
 
 
@@ -367,7 +370,7 @@ def test_too_many_choices_from_one_address_are_429_with_retry_after(
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.headers["access-control-allow-origin"] == "*"
     assert refused.headers["content-type"] == "application/json"
-    assert "detail" in refused.json()
+    assert refused.json()["error"]["status"] == 429
     # The rate limit is checked first: an oversized body from this address is not even read.
     assert client.post(CHOICES, content=b"x" * (MAX_BODY + 1)).status_code == 429
 
@@ -379,7 +382,7 @@ def test_without_a_master_key_choices_are_503_and_nothing_is_recorded(
     with TestClient(app) as client:
         response = client.post(CHOICES, json=choice())
         assert response.status_code == 503
-        assert "master key" in response.json()["detail"]
+        assert "master key" in response.json()["error"]["message"]
         assert event_count(app) == 0
 
 

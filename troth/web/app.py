@@ -12,7 +12,7 @@ from functools import partial
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from troth.consent import DecisionCache, on_version_recorded
 from troth.declaration import Policy
@@ -22,6 +22,7 @@ from troth.store import display_url, make_engine, make_sessionmaker
 from troth.subjects import Keyring
 
 from .api import API_PREFIX, create_api
+from .api.errors import error_response
 from .banner import router as banner_router
 from .pages import router
 from .site import Clock, Site, render
@@ -104,7 +105,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     root = request.scope.get("root_path", "").rstrip("/")
     if request.url.path.removeprefix(root).startswith("/api/"):
         # The API's callers are scripts: they get JSON, not an HTML page.
-        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
     titles = {404: "Page not found", 405: "Method not allowed"}
     context = {"status": exc.status_code, "title": titles.get(exc.status_code, "Error")}
     response = render(request, "error.html", context, status_code=exc.status_code)

@@ -41,6 +41,7 @@ from troth.consent.banner import NoCookiesDeclared, banner_config
 from troth.store import write_scope
 from troth.subjects import IdentityError, normalise
 
+from .api.errors import error_response
 from .ratelimit import RateLimit
 from .site import get_session, render, site
 
@@ -240,9 +241,10 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 
 def _error(status: int, field: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        {"detail": message, "field": field}, status_code=status, headers=CORS_HEADERS
-    )
+    """The API's error shape (docs/api.md), naming the field at fault."""
+    where = "header" if field == "Content-Type" else "body"
+    fields = [{"field": field, "in": where, "message": message}]
+    return error_response(status, message, fields=fields, headers=CORS_HEADERS)
 
 
 async def _read_body(request: Request) -> bytes:
@@ -287,9 +289,9 @@ def banner_choices_preflight() -> Response:
 )
 def banner_choices_other_methods() -> Response:
     """A clear 405 (the API mounted at /api/v1 would otherwise answer 404 for this path)."""
-    return JSONResponse(
-        {"detail": "only POST (and the OPTIONS preflight) are allowed here"},
-        status_code=405,
+    return error_response(
+        405,
+        "only POST (and the OPTIONS preflight) are allowed here",
         headers={"Allow": "POST, OPTIONS"},
     )
 
