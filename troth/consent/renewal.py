@@ -42,15 +42,16 @@ def purposes_to_renew(
         change.material for change in diff_policies(previous, current)
     ):
         return []
-    rules = Rules.compile(current)
-    jurisdictions = current.declaration.organization.jurisdictions
-    needing = set()
-    for key, rule in rules.purposes.items():
-        if rule.needs_consent or any(
-            Rules.compile(current, j).purposes[key].needs_consent for j in jurisdictions
-        ):
-            needing.add(key)
-    return sorted(needing)
+    # Consent-based under the policy's own basis or under any of the organization's laws.
+    jurisdictions = (None, *current.declaration.organization.jurisdictions)
+    return sorted(
+        {
+            key
+            for jurisdiction in jurisdictions
+            for key, rule in Rules.compile(current, jurisdiction).purposes.items()
+            if rule.needs_consent
+        }
+    )
 
 
 def on_version_recorded(
