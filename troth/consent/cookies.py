@@ -89,7 +89,8 @@ def record_cookie_choice(
         )
     except IdentityError as exc:
         raise ConsentInputError("browser_id", exc.reason) from None
-    current = {} if created else load_state(session, subject.id, now).consents
+    before = None if created else load_state(session, subject.id, now)
+    current = before.consents if before else {}
     items = []
     for purpose, given in wanted.items():
         blocked = purpose in covered
@@ -112,7 +113,7 @@ def record_cookie_choice(
     recorded = record_consents(session, policy, items, actor=Actor.subject(subject.id), now=now)
     # The opt-out follows the browser: raised while it sends Global Privacy Control, lifted
     # when a later choice comes without it (the person turned it off, and chose again).
-    opted_out = False if created else load_state(session, subject.id, now).gpc_opt_out
+    opted_out = before.gpc_opt_out if before else False
     if honour_gpc != opted_out and (honour_gpc or not gpc):
         record_signal(
             session,
