@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apikey_support import MovingClock, database_text, make_key
+from apikey_support import CREATED, MovingClock, database_text, make_key
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -43,6 +43,7 @@ UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 GIVEN = {"purpose": "newsletter", "state": "given"}
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+NEWSLETTER_EXPIRES = CREATED.replace(year=CREATED.year + 2)  # consent_expires_after: P2Y
 
 # For tests that run on SQLite and on PostgreSQL: @ON_EACH_DATABASE on the test, which then
 # takes the `api` fixture (conftest.py) as usual.
@@ -280,3 +281,12 @@ def at_once(api: ConsentApi, calls: list[tuple[str, Any]]) -> list[Response]:
 
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(post, calls))
+
+
+def ask_many(api: ConsentApi, pairs: list[tuple[str, str]]) -> Response:
+    queries = [{"subject": subject, "purpose": purpose} for subject, purpose in pairs]
+    return api.post("/decisions", "decide", {"queries": queries})
+
+
+def reasons(api: ConsentApi, subject: str, *purposes: str) -> dict[str, str]:
+    return {purpose: api.reason(subject, purpose) for purpose in purposes}
