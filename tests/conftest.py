@@ -1,4 +1,4 @@
-"""Shared fixtures: the Kestrel example's policies, database URLs, the consent API."""
+"""Shared fixtures: the Kestrel example's policies, database URLs, the consent ledger and API."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from consent_api_support import (
     database_url,
     serve,
 )
+from consent_support import EMAIL, new_subject
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 from support import ROOT
 
 from troth.declaration import Policy, load_policy
-from troth.store import display_url, make_engine
+from troth.store import display_url, make_engine, make_sessionmaker
 from troth.subjects import Keyring, MasterKey
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -78,6 +80,17 @@ def ledger_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[En
     url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
     with migrated_engine(request.param, tmp_path, url) as engine:
         yield engine
+
+
+@pytest.fixture
+def sessions(ledger_engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(ledger_engine)
+
+
+@pytest.fixture
+def subject(sessions: sessionmaker[Session], keyring: Keyring) -> str:
+    with sessions.begin() as session:
+        return new_subject(session, keyring, EMAIL)
 
 
 # The consent and decision routes of /api/v1 ----------------------------------------------------
