@@ -1,4 +1,4 @@
-"""Shared fixtures: the Kestrel example's policies, database URLs."""
+"""Shared fixtures: the Kestrel example's policies, database URLs, the consent ledger and API."""
 
 from __future__ import annotations
 
@@ -7,23 +7,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from apikey_support import MovingClock
 from audit_support import migrated_engine
+from consent_api_support import (
+    ConsentApi,
+    assert_logs_hold_no_personal_data,
+    capture_logs,
+    database_url,
+    serve,
+)
+from consent_support import EMAIL, new_subject
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 from support import ROOT
 
 from troth.declaration import Policy, load_policy
-from troth.store import display_url, make_engine
+from troth.store import display_url, make_engine, make_sessionmaker
 from troth.subjects import Keyring, MasterKey
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 KESTREL_HISTORY = sorted((ROOT / "examples" / "kestrel" / "history").glob("*.yaml"))
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # Starlette's TestClient warns that it will move from httpx to httpx2; nothing to fix here.
-    config.addinivalue_line(
-        "filterwarnings", "ignore:Using `httpx` with `starlette.testclient` is deprecated"
-    )
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +80,43 @@ def ledger_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[En
     url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
     with migrated_engine(request.param, tmp_path, url) as engine:
         yield engine
+
+
+@pytest.fixture
+def sessions(ledger_engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(ledger_engine)
+
+
+@pytest.fixture
+def subject(sessions: sessionmaker[Session], keyring: Keyring) -> str:
+    with sessions.begin() as session:
+        return new_subject(session, keyring, EMAIL)
+
+
+# The consent and decision routes of /api/v1 ----------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> MovingClock:
+    return MovingClock()
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with database_url(request, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def api(kestrel_policy: Policy, database: str, clock: MovingClock) -> Iterator[ConsentApi]:
+    with serve(kestrel_policy, database, clock) as api:
+        yield api
+
+
+@pytest.fixture
+def no_personal_data_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """For every test of a module that asks for it with
+    ``pytestmark = pytest.mark.usefixtures("no_personal_data_in_logs")``."""
+    capture_logs(caplog)
+    yield
+    assert_logs_hold_no_personal_data(caplog)

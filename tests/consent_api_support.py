@@ -6,13 +6,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from apikey_support import MovingClock, database_text, make_key
+from apikey_support import CREATED, MovingClock, database_text, make_key
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -38,8 +41,12 @@ EXTERNAL_ID = "kestrel-user-5521"
 PERSONAL = (EMAIL, OTHER_EMAIL, PHONE, BROWSER_ID, EXTERNAL_ID)
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
+GIVEN = {"purpose": "newsletter", "state": "given"}
+UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+NEWSLETTER_EXPIRES = CREATED.replace(year=CREATED.year + 2)  # consent_expires_after: P2Y
+
 # For tests that run on SQLite and on PostgreSQL: @ON_EACH_DATABASE on the test, which then
-# takes the module's `api` fixture as usual.
+# takes the `api` fixture (conftest.py) as usual.
 ON_EACH_DATABASE = pytest.mark.parametrize(
     "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
@@ -243,3 +250,43 @@ def oversized_body() -> bytes:
     """A JSON body one byte over the API's limit."""
     start, end = b'{"padding": "', b'"}'
     return start + b"x" * (DEFAULT_MAX_BODY_BYTES + 1 - len(start) - len(end)) + end
+
+
+def with_ids(body: Any, subject: str = UNKNOWN_ID, record: str = UNKNOWN_ID) -> Any:
+    """``body`` with SUBJECT and RECORD replaced by these ids."""
+    text = json.dumps(body).replace("SUBJECT", subject).replace("RECORD", record)
+    return json.loads(text)
+
+
+def audit_actions(api: ConsentApi) -> list[str]:
+    return [event["action"] for event in api.audit()]
+
+
+def given_subject(api: ConsentApi) -> tuple[str, str]:
+    """A subject with consent to the newsletter, and that consent's record id."""
+    subject = api.subject()
+    [record] = api.record(subject, "newsletter")
+    return subject, record
+
+
+def at_once(api: ConsentApi, calls: list[tuple[str, Any]]) -> list[Response]:
+    """POST each (path, body) from its own thread, all released together."""
+    headers = api.headers("consent:write")
+    start = threading.Barrier(len(calls))
+
+    def post(call: tuple[str, Any]) -> Response:
+        client = TestClient(api.app)  # on the running app, not started again
+        start.wait()
+        return client.post(API + call[0], json=call[1], headers=headers)
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(post, calls))
+
+
+def ask_many(api: ConsentApi, pairs: list[tuple[str, str]]) -> Response:
+    queries = [{"subject": subject, "purpose": purpose} for subject, purpose in pairs]
+    return api.post("/decisions", "decide", {"queries": queries})
+
+
+def reasons(api: ConsentApi, subject: str, *purposes: str) -> dict[str, str]:
+    return {purpose: api.reason(subject, purpose) for purpose in purposes}

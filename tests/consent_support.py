@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from troth.audit import Actor, AuditEvent, verify_chain
-from troth.consent import ConsentEvent, ConsentInput, record_consents
+from troth.consent import ConsentEvent, ConsentInput, history, record_consents, record_cookie_choice
 from troth.consent.models import ConsentChange
 from troth.declaration import Policy
 from troth.subjects import Keyring
@@ -20,6 +20,8 @@ from troth.subjects.registry import resolve_subject
 
 NOW = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 STAFF = Actor.staff("staff-7")
+DAY = timedelta(days=1)
+EMAIL = "meera.k@example.in"  # the identity of the `subject` fixture (conftest.py)
 
 
 class Clock:
@@ -116,3 +118,33 @@ def assert_audit_chain_clean(session: Session, secrets: Iterable[str]) -> list[A
     for secret in secrets:
         assert secret.lower() not in text, f"the audit trail holds {secret!r}"
     return events
+
+
+def events_of(sessions: sessionmaker[Session], subject_id: str) -> list[ConsentEvent]:
+    with sessions() as session:
+        return history(session, subject_id)
+
+
+def choose(
+    sessions: sessionmaker[Session],
+    policy: Policy,
+    keyring: Keyring,
+    browser: str,
+    accepted: list[str],
+    *,
+    gpc: bool = False,
+    now: datetime = NOW,
+) -> Any:
+    with sessions.begin() as session:
+        return record_cookie_choice(
+            session,
+            policy=policy,
+            keyring=keyring,
+            browser_id=browser,
+            accepted=accepted,
+            gpc=gpc,
+            revision=0,
+            language="fr",
+            collection_point="cookie-banner/home",
+            now=now,
+        )
