@@ -4,16 +4,19 @@ Which rules cover an item: a rule naming the item's category (or a category abov
 purpose, or a subject that the item's source or purpose declares (matched exactly, as in the
 declaration's own check).
 
-When several rules cover one item, the deadline is fixed in two steps:
+When several rules cover one item, one of them governs it:
 
-1. Rules with a ``legal_basis`` hold the item: it is kept until the *latest* of their deadlines.
-2. The other rules limit it (minimisation): it is kept no longer than the *earliest* of theirs.
+1. If any covering rule has a ``legal_basis`` (tax records kept 7 years under a legal
+   obligation), those rules hold the item: the *latest* of their deadlines wins, and the rules
+   without a legal basis do not shorten it.
+2. Otherwise the *earliest* deadline wins (minimisation: the item is kept no longer than any
+   rule that covers it allows).
 
-The deadline is the later of the two (a hold is never cut short by a limit), and the governing
-rule is the one whose deadline that is; between equal deadlines, the rule declared first. A rule
-whose clock starts at an event that has not happened yet for the subject has no deadline: it is
-later than any known deadline. So an item held by such a rule, or limited only by such rules,
-waits for that event (``waiting_for``) with no deadline; recording the event computes it again.
+Between equal deadlines the rule declared first governs. A rule whose clock starts at an event
+that has not happened yet for the subject has no deadline yet. Among holding rules it counts as
+the latest (the item waits for that event, ``waiting_for``, with no deadline); among the others
+it loses to any known deadline, and the item waits only if no rule gives one. Recording the
+event computes the deadline again, so a limit that comes due sooner than the stored one wins.
 """
 
 from __future__ import annotations
@@ -75,20 +78,9 @@ def deadline(
         raise ValueError("no retention rule covers this item")
     clocks = [(rule, _clock(rule, collected_at, events)) for rule in rules]
     holds = [(rule, due) for rule, due in clocks if rule.legal_basis is not None]
-    limits = [(rule, due) for rule, due in clocks if rule.legal_basis is None]
-    hold = _latest(holds)
-    limit = _earliest(limits)
-    if hold is None:
-        assert limit is not None
-        return _as_deadline(*limit)
-    if limit is None:
-        return _as_deadline(*hold)
-    # The later of the two; an unknown deadline is later than any known one.
-    if hold[1] is None:
-        return _as_deadline(*hold)
-    if limit[1] is None or limit[1] > hold[1]:
-        return _as_deadline(*limit)
-    return _as_deadline(*hold)
+    chosen = _latest(holds) if holds else _earliest(clocks)
+    assert chosen is not None
+    return _as_deadline(*chosen)
 
 
 def _latest(clocks: list[Clock]) -> Clock | None:
