@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from consent_support import NOW, STAFF, audit_events, new_email
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 from vault_support import CONTACT_FORM, submit
 
@@ -27,7 +27,9 @@ SECRET_OLD = os.urandom(32)
 SECRET_NEW = os.urandom(32)
 
 
-def populate(sessions: sessionmaker, policy: Policy, keyring: Keyring, count: int) -> list[str]:  # type: ignore[type-arg]
+def populate(
+    sessions: sessionmaker[Session], policy: Policy, keyring: Keyring, count: int
+) -> list[str]:
     emails = [new_email() for _ in range(count)]
     with sessions.begin() as session:
         for email in emails:

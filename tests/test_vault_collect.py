@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from consent_support import NOW, STAFF, assert_audit_chain_clean, audit_events, counts, give
+from consent_support import NOW, assert_audit_chain_clean, audit_events, counts, give
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from vault_support import (

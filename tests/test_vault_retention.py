@@ -3,7 +3,7 @@ and the events that start clocks waiting for them (P17)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from consent_support import NOW, STAFF, assert_audit_chain_clean, audit_events, counts
@@ -17,6 +17,7 @@ from troth.declaration.model import RetentionRule, RetentionScope
 from troth.subjects import Keyring
 from troth.subjects.registry import UnknownSubject
 from troth.vault import (
+    EventRecorded,
     EventRefused,
     SubjectEvent,
     VaultItem,
@@ -28,19 +29,31 @@ from troth.vault import (
 DAY = timedelta(days=1)
 
 
-def record(session: Session, policy: Policy, subject_id: str, event: str, **kwargs: object):  # type: ignore[no-untyped-def]
+def record(
+    session: Session,
+    policy: Policy,
+    subject_id: str,
+    event: str,
+    *,
+    occurred_at: datetime | None = None,
+    now: datetime = NOW + 10 * DAY,
+) -> EventRecorded:
     return record_subject_event(
         session,
         policy,
         subject_id=subject_id,
         event=event,
-        occurred_at=kwargs.pop("occurred_at", None),  # type: ignore[arg-type]
-        now=kwargs.pop("now", NOW + 10 * DAY),  # type: ignore[arg-type]
+        occurred_at=occurred_at,
+        now=now,
         actor=STAFF,
     )
 
 
-def governing(sessions: sessionmaker[Session], keyring: Keyring, subject_id: str) -> set[tuple]:  # type: ignore[type-arg]
+Row = tuple[str, str, datetime | None, str | None]
+
+
+def governing(sessions: sessionmaker[Session], keyring: Keyring, subject_id: str) -> set[Row]:
+    """Each item's category, governing rule, deadline and the event it waits for."""
     with sessions() as session:
         return {
             (i.category, i.retention_rule, i.retain_until, i.waiting_for)
