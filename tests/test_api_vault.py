@@ -7,8 +7,24 @@ import logging
 from typing import Any
 
 import pytest
-from consent_api_support import ON_EACH_DATABASE, ConsentApi, assert_error, assert_invalid
-from vault_support import CARD, CARD_DASHED, CONTACT_FORM, EMAIL, NAME, PERSONAL, PHONE
+from apikey_support import MovingClock
+from consent_api_support import (
+    ON_EACH_DATABASE,
+    ConsentApi,
+    assert_error,
+    assert_invalid,
+    serve,
+)
+from vault_support import (
+    CARD,
+    CARD_DASHED,
+    CONTACT_FORM,
+    EMAIL,
+    NAME,
+    PERSONAL,
+    PHONE,
+    without_rules,
+)
 
 from troth.subjects.registry import find_subject
 from troth.vault import items_of
@@ -124,6 +140,12 @@ def test_forbidden_data_is_refused_without_its_value(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for secret in SECRETS:
         assert secret not in logged
+
+
+def test_an_item_no_retention_rule_covers_is_refused(database: str, clock: MovingClock) -> None:
+    with serve(without_rules("inquiries", "closed_accounts"), database, clock) as api:
+        messages = refused(api, submission(fields=CONTACT_FORM[:1]), "fields[0].category")
+    assert "no retention rule covers it" in messages["fields[0].category"]
 
 
 def test_malformed_submissions_are_refused_by_schema(api: ConsentApi) -> None:

@@ -17,7 +17,14 @@ from vault_support import CONTACT_FORM, submit
 from troth.cli import app as cli
 from troth.declaration import Policy
 from troth.store import make_engine, make_sessionmaker, upgrade
-from troth.subjects import Keyring, MasterKey, UnknownMasterKey, create_key_file, wrapped_key_id
+from troth.subjects import (
+    ENV_VAR,
+    Keyring,
+    MasterKey,
+    UnknownMasterKey,
+    create_key_file,
+    wrapped_key_id,
+)
 from troth.subjects.models import Identity, Subject
 from troth.subjects.registry import find_subject
 from troth.subjects.rotation import rotate_batch, rotate_keys, subjects_under_other_keys
@@ -135,7 +142,10 @@ def test_rotation_without_the_old_key_stops_and_says_which_key(
     assert caught.value.key_id == old.key_id
 
 
-def test_the_rotate_command(tmp_path: Path, kestrel_policy: Policy) -> None:
+def test_the_rotate_command(
+    tmp_path: Path, kestrel_policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
     old_file, new_file = tmp_path / "old.key", tmp_path / "new.key"
     old, new = create_key_file(old_file), create_key_file(new_file)
     url = f"sqlite:///{tmp_path / 'troth.db'}"
@@ -143,12 +153,7 @@ def test_the_rotate_command(tmp_path: Path, kestrel_policy: Policy) -> None:
     upgrade(engine)
     populate(make_sessionmaker(engine), kestrel_policy, Keyring(old), 3)
     runner = CliRunner()
-    env = {"TROTH_MASTER_KEY": ""}
-    missing = runner.invoke(
-        cli,
-        ["keys", "rotate", "--db", url, "--key-file", str(new_file)],
-        env={k: v for k, v in env.items() if v},
-    )
+    missing = runner.invoke(cli, ["keys", "rotate", "--db", url, "--key-file", str(new_file)])
     assert missing.exit_code == 1
     assert old.key_id in missing.output and "run again" in missing.output
     args = [

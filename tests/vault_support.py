@@ -60,3 +60,14 @@ def submit(
         actor=STAFF,
         **extra,
     )
+
+
+def without_rules(*keys: str) -> Policy:
+    """The Kestrel example without these retention rules (still a valid declaration)."""
+    from support import dump, kestrel_data, read
+
+    data = kestrel_data()
+    data["retention"] = [rule for rule in data["retention"] if rule["key"] not in keys]
+    policy, problems = read(dump(data))
+    assert policy is not None, problems
+    return policy

@@ -22,7 +22,7 @@ def luhn_valid(digits: str) -> bool:
     """The Luhn (mod 10) check of a string of digits."""
     total = 0
     for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
+        value = int(char)  # any Unicode decimal digit: fullwidth ４ is 4
         if position % 2:
             value *= 2
             if value > 9:
