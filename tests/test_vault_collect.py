@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from consent_support import NOW, assert_audit_chain_clean, audit_events, counts, give
+from consent_support import NOW, STAFF, assert_audit_chain_clean, audit_events, counts, give
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from vault_support import (
@@ -332,3 +332,37 @@ def test_the_card_finder() -> None:
         "",
     ):
         assert not has_card_number(text), text
+
+
+def test_a_merged_subjects_items_are_read_and_shredded_with_it(
+    sessions: sessionmaker[Session], kestrel_policy: Policy, keyring: Keyring
+) -> None:
+    from troth.subjects.registry import ShreddedSubject, link_identity
+    from troth.vault import shred_subject
+
+    browser = "bQx2mV9kLp4Rt8Wz3Yn7Hc"
+    technical = [{"category": "user.device.ip_address", "value": "203.0.113.42"}]
+    with sessions.begin() as session:
+        visitor = submit(
+            session,
+            kestrel_policy,
+            keyring,
+            technical,
+            identity=("browser_id", browser),
+            source="server_logs",
+            purpose="security",
+        ).subject_id
+        known = submit(session, kestrel_policy, keyring).subject_id
+        _, merged = link_identity(
+            session, keyring, known, "browser_id", browser, now=NOW, actor=STAFF
+        )
+    assert merged == [visitor]
+    with sessions() as session:
+        values = [i.value for i in items_of(session, keyring, known)]
+        assert sorted(values) == sorted(["203.0.113.42", *(f["value"] for f in CONTACT_FORM)])
+        assert len(items_of(session, keyring, visitor)) == len(values)  # read through the merge
+    with sessions.begin() as session:
+        shredded = shred_subject(session, known, now=NOW, actor=STAFF)
+    assert (shredded.keys_destroyed, shredded.items_unreadable) == (2, 6)
+    with sessions() as session, pytest.raises(ShreddedSubject):
+        items_of(session, keyring, known)
