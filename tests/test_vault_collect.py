@@ -269,6 +269,23 @@ def test_a_card_number_in_the_identity_or_collection_point_is_refused(
     assert fields_of(problems) == ["identity.value", "collection_point"]
 
 
+def test_a_collection_point_holding_an_email_address_is_refused(
+    sessions: sessionmaker[Session], kestrel_policy: Policy, keyring: Keyring
+) -> None:
+    problems = refused(
+        sessions,
+        kestrel_policy,
+        keyring,
+        collection_point=f"https://kestrel.example/contact?from={EMAIL}",
+    )
+    assert fields_of(problems) == ["collection_point"]
+    with sessions.begin() as session:
+        result = submit(
+            session, kestrel_policy, keyring, collection_point="https://kestrel.example/@team"
+        )
+    assert len(result.stored) == len(CONTACT_FORM)
+
+
 def test_every_problem_is_reported_at_once(
     sessions: sessionmaker[Session], kestrel_policy: Policy, keyring: Keyring
 ) -> None:

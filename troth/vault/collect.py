@@ -20,6 +20,7 @@ is computed now (see :mod:`troth.vault.retention`).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from .retention import covering_rules, deadline
 from .subject_events import latest_events
 
 CARD_CATEGORY = "user.financial.credit_card"
+_EMAIL = re.compile(r"[^@\s/?&=]+@[^@\s/?&=]+\.[^@\s/?&=]+")
 MAX_VALUE_CHARS = 10_000
 MAX_FIELDS = 100
 MAX_COLLECTION_POINT = 500
@@ -189,6 +191,12 @@ def collect(
             check.fail("collection_point", f"is longer than {MAX_COLLECTION_POINT} characters")
         elif has_card_number(collection_point):
             check.fail("collection_point", "holds a payment card number, which is never stored")
+        elif _EMAIL.search(collection_point):
+            # Stored in plain text beside the encrypted values: it must name the form, not a person.
+            check.fail(
+                "collection_point",
+                "looks like it holds an email address; name the form or page without personal data",
+            )
     items = [_as_field(item) for item in fields]
     if not items:
         check.fail("fields", "name at least one field")
