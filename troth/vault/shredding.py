@@ -5,8 +5,8 @@ The wrapped key is emptied for the subject and every subject merged into it. The
 rows go too: the ciphertext would be unreadable anyway, and the keyed index would still say
 that an address once belonged to someone. Vault items stay as ciphertext without a key until a
 retention sweep removes the rows. A backup taken before the shred still holds the wrapped key,
-readable only with the master key it was wrapped under: rotating the master key and retiring
-the old one makes those copies unreadable too (docs/security.md).
+readable only with the master key it was wrapped under: destroying that key, after a rotation,
+makes those copies unreadable too (docs/security.md, "Erasure and backups").
 """
 
 from __future__ import annotations
