@@ -11,6 +11,8 @@ SCOPES: Mapping[str, str] = MappingProxyType(
         "consent:write": "Record and withdraw consent; link identities to a subject.",
         "decide": 'Ask whether a purpose is allowed for a subject ("may I?").',
         "subjects:read": "Look up data subjects by identity.",
+        "vault:write": "Collect personal data into the vault; record events that start "
+        "retention clocks.",
     }
 )
 

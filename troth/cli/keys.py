@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from .app import app, err, out
+from troth.subjects.keys import DEFAULT_KEY_FILE
+from troth.subjects.keys import ENV_VAR as KEY_ENV_VAR
+from troth.subjects.rotation import DEFAULT_BATCH
+
+from .app import DB_HELP, DEFAULT_DB, app, err, out
 
 if TYPE_CHECKING:
-    pass
+    from troth.subjects import Keyring
 
 
 keys_app = typer.Typer(
@@ -59,3 +64,83 @@ def keys_create(
 ) -> None:
     """Create a new random master key file (mode 0600); never overwrites an existing one."""
     _create_key_file_or_exit(file)
+
+
+def _keyring_or_exit(key_file: Path, previous: list[Path]) -> Keyring:
+    """The current master key (``TROTH_MASTER_KEY`` or ``key_file``) and previous key files."""
+    from troth.subjects import KeyMaterialError, Keyring, load_master_key, read_key_file
+
+    try:
+        return Keyring(load_master_key(key_file), [read_key_file(path) for path in previous])
+    except KeyMaterialError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    db: str = typer.Option(DEFAULT_DB, "--db", envvar="TROTH_DB", help=DB_HELP),
+    key_file: Path = typer.Option(
+        DEFAULT_KEY_FILE,
+        "--key-file",
+        help=f"The new master key file (unless {KEY_ENV_VAR} is set)",
+    ),
+    previous_key_file: list[Path] = typer.Option(
+        [], "--previous-key-file", help="A master key being retired; repeat for several"
+    ),
+    batch_size: int = typer.Option(
+        DEFAULT_BATCH, "--batch-size", min=1, max=10_000, help="Subjects per transaction"
+    ),
+) -> None:
+    """Re-wrap every subject's data key under the new master key, batch by batch, while
+    servers keep running; run it again to finish a run that was cut short."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from troth.audit import Actor
+    from troth.store import DatabaseURLError, display_url, make_engine, make_sessionmaker
+    from troth.subjects import KeyringError
+    from troth.subjects.rotation import rotate_keys, subjects_under_other_keys
+
+    keyring = _keyring_or_exit(key_file, previous_key_file)
+    try:
+        engine = make_engine(db)
+    except DatabaseURLError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    sessions = make_sessionmaker(engine)
+    try:
+        result = rotate_keys(
+            sessions,
+            keyring,
+            clock=lambda: datetime.now(UTC),
+            actor=Actor.system("keys.rotate"),
+            batch_size=batch_size,
+        )
+        with sessions() as session:
+            left = subjects_under_other_keys(session, keyring)
+    except KeyringError as exc:
+        err.print(f"error: {exc}. Batches done so far are kept; run again.", markup=False)
+        raise typer.Exit(1) from None
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        err.print(f"error: database {display_url(db)}: {reason}", markup=False)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    out.print(
+        f"{result.keys_rewrapped} data keys re-wrapped and {result.identities_reindexed} "
+        f"identities re-indexed under master key {keyring.current.key_id}, "
+        f"in {result.batches} batches of up to {batch_size} ({result.subjects_seen} subjects)",
+        markup=False,
+    )
+    if left:
+        err.print(
+            f"{left} subjects are still under another key (written meanwhile by a server "
+            "with the old key current?); run `troth keys rotate` again",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    out.print(
+        "every subject is under the new key; servers can drop the previous key now",
+        markup=False,
+    )

@@ -58,20 +58,20 @@ def serve(
     key_file: Path = typer.Option(
         DEFAULT_KEY_FILE, "--key-file", help=f"Master key file (unless {KEY_ENV_VAR} is set)"
     ),
+    previous_key_file: list[Path] = typer.Option(
+        [], "--previous-key-file", help="A master key being retired, still read; repeatable"
+    ),
 ) -> None:
     """Serve the privacy policy, the consent API and the cookie banner; records the version."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    from troth.subjects import KeyMaterialError, Keyring, load_master_key
     from troth.web import create_app
 
+    from .keys import _keyring_or_exit
+
     policy = _load_or_exit(declaration)
-    try:
-        keyring = Keyring(load_master_key(key_file))
-    except KeyMaterialError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(1) from None
+    keyring = _keyring_or_exit(key_file, previous_key_file)
     # Recorded here too (the app does it again on startup, a no-op) so that a version conflict
     # or an unreachable database is a message, not a failed server start.
     _publish_or_exit([declaration], [policy], db)

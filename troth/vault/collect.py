@@ -1,0 +1,313 @@
+"""Collect one submission for a subject: check it against the declaration, then store it.
+
+Everything is checked before anything is written, and every problem is reported at once, each
+naming its field (``fields[2].category``) and never the value. What is refused:
+
+- a source, purpose or category the declaration does not declare;
+- a category the source does not declare, or the purpose does not use (P1, P2);
+- a purpose the subject's consent state does not allow (the consent decision: a purpose on
+  consent needs it given; contract or legal obligation does not);
+- forbidden data (P3): a category declared ``forbidden``, or a payment card number anywhere.
+  Where the category's ``on_forbidden`` is ``strip`` the field is dropped instead, and listed in
+  the result. A card number in any other category follows the declared card number category
+  (a forbidden category at or under ``user.financial.credit_card``): dropped if that says
+  ``strip``, refused otherwise (and refused if the declaration has no such category);
+- an item no retention rule covers (P17): without a rule there is no deadline to keep.
+
+Each value is stored encrypted under the subject's own data key (P26); its retention deadline
+is computed now (see :mod:`troth.vault.retention`).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from troth.audit import Actor, record_event
+from troth.consent import Rules, decide, fold, load_state
+from troth.declaration import Policy
+from troth.declaration.taxonomy import is_under
+from troth.subjects import DataKey, IdentityError, Keyring, encrypt, normalise
+from troth.subjects.registry import data_key, find_subject, resolve_subject
+
+from .cards import has_card_number
+from .models import VaultItem
+from .retention import covering_rules, deadline
+from .subject_events import latest_events
+
+CARD_CATEGORY = "user.financial.credit_card"
+_EMAIL = re.compile(r"[^@\s/?&=]+@[^@\s/?&=]+\.[^@\s/?&=]+")
+MAX_VALUE_CHARS = 10_000
+MAX_FIELDS = 100
+MAX_COLLECTION_POINT = 500
+
+
+class Seal(Protocol):
+    """How a value is sealed under a subject's key: :func:`troth.subjects.encrypt`."""
+
+    def __call__(self, data_key: DataKey, plaintext: bytes, associated_data: bytes) -> bytes: ...
+
+
+class CollectionRefused(ValueError):
+    """The submission was refused; ``fields`` lists ``(field, message)``, never a value."""
+
+    def __init__(self, fields: Sequence[tuple[str, str]]) -> None:
+        self.fields = list(fields)
+        super().__init__("; ".join(f"{f}: {m}" for f, m in self.fields))
+
+
+@dataclass(frozen=True)
+class FieldInput:
+    """One submitted field: a declared category's key and the value given for it."""
+
+    category: str
+    value: str
+
+
+@dataclass(frozen=True)
+class StoredField:
+    index: int
+    category: str
+    retention_rule: str
+    retain_until: datetime | None
+    waiting_for: str | None
+
+
+@dataclass(frozen=True)
+class StrippedField:
+    index: int
+    category: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What :func:`collect` stored: the subject, the submission and each field's fate."""
+
+    subject_id: str
+    subject_created: bool
+    submission_id: str
+    stored: list[StoredField] = field(default_factory=list)
+    stripped: list[StrippedField] = field(default_factory=list)
+
+
+def item_associated_data(
+    subject_id: str, submission_id: str, position: int, category: str
+) -> bytes:
+    # Binds a ciphertext to its row: moved to another subject, item or category, it fails.
+    return f"troth.vault\x00{subject_id}\x00{submission_id}\x00{position}\x00{category}".encode()
+
+
+_rules: dict[str, Rules] = {}
+
+
+def _decision_rules(policy: Policy) -> Rules:
+    rules = _rules.get(policy.content_hash)
+    if rules is None:
+        rules = _rules[policy.content_hash] = Rules.compile(policy)
+    return rules
+
+
+def _as_field(item: FieldInput | Mapping[str, object] | tuple[str, str]) -> FieldInput:
+    if isinstance(item, FieldInput):
+        return item
+    if isinstance(item, tuple):
+        return FieldInput(*item)
+    return FieldInput(str(item.get("category", "")), item.get("value"))  # type: ignore[arg-type]
+
+
+def _card_rule(policy: Policy) -> str:
+    for category in policy.declaration.categories:
+        if category.forbidden and is_under(category.key, CARD_CATEGORY):
+            return category.on_forbidden
+    return "reject"
+
+
+class _Check:
+    """The submission's problems, gathered so that all are reported together."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[str, str]] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append((where, message))
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise CollectionRefused(self.problems)
+
+
+def collect(
+    session: Session,
+    policy: Policy,
+    keyring: Keyring,
+    *,
+    identity: tuple[str, str] | Mapping[str, str],
+    fields: Sequence[FieldInput | Mapping[str, object] | tuple[str, str]],
+    source: str,
+    purpose: str,
+    collection_point: str | None,
+    now: datetime,
+    actor: Actor,
+    seal: Seal = encrypt,
+) -> Collected:
+    """Store one submission for the subject of ``identity`` (found, or created), in the
+    caller's transaction, with the audit event ``vault.collected``.
+
+    ``identity`` is ``(kind, value)`` or ``{"kind", "value"}``; ``fields`` are
+    :class:`FieldInput` (or ``(category, value)`` pairs, or ``{"category", "value"}``).
+    Raises :class:`CollectionRefused` naming every field at fault; nothing is written then.
+    ``seal`` exists for the benchmark that measures what encryption costs; leave it.
+    """
+    check = _Check()
+    kind, value = (
+        (identity.get("kind", ""), identity.get("value", ""))
+        if isinstance(identity, Mapping)
+        else identity
+    )
+    canonical = ""
+    if isinstance(value, str) and has_card_number(value):
+        check.fail("identity.value", "holds a payment card number, which is never stored")
+    else:
+        try:
+            canonical = normalise(kind, value)
+        except IdentityError as exc:
+            where = "identity.kind" if exc.kind == "identity" else "identity.value"
+            check.fail(where, exc.reason)
+    source_row = next((s for s in policy.declaration.sources if s.key == source), None)
+    if source_row is None:
+        check.fail("source", "is not a source the declaration declares")
+    purpose_row = policy.purposes.get(purpose)
+    if purpose_row is None:
+        check.fail("purpose", "is not a purpose the declaration declares")
+    if collection_point is not None:
+        if len(collection_point) > MAX_COLLECTION_POINT:
+            check.fail("collection_point", f"is longer than {MAX_COLLECTION_POINT} characters")
+        elif has_card_number(collection_point):
+            check.fail("collection_point", "holds a payment card number, which is never stored")
+        elif _EMAIL.search(collection_point):
+            # Stored in plain text beside the encrypted values: it must name the form, not a person.
+            check.fail(
+                "collection_point",
+                "looks like it holds an email address; name the form or page without personal data",
+            )
+    items = [_as_field(item) for item in fields]
+    if not items:
+        check.fail("fields", "name at least one field")
+    if len(items) > MAX_FIELDS:
+        check.fail("fields", f"at most {MAX_FIELDS} fields in one submission")
+    card_rule = _card_rule(policy)
+    kept: list[tuple[int, FieldInput]] = []
+    stripped: list[StrippedField] = []
+    for index, item in enumerate(items):
+        where = f"fields[{index}]"
+        category = policy.categories.get(item.category)
+        if category is None:
+            check.fail(f"{where}.category", "is not a category the declaration declares")
+            continue
+        if not isinstance(item.value, str):
+            check.fail(f"{where}.value", "expected text")
+            continue
+        if len(item.value) > MAX_VALUE_CHARS:
+            check.fail(f"{where}.value", f"is longer than {MAX_VALUE_CHARS} characters")
+            continue
+        if category.forbidden:
+            if category.on_forbidden == "strip":
+                stripped.append(StrippedField(index, item.category, "forbidden_category"))
+            else:
+                check.fail(f"{where}.category", "is declared forbidden: troth never stores it")
+            continue
+        if has_card_number(item.value):
+            if card_rule == "strip":
+                stripped.append(StrippedField(index, item.category, "card_number"))
+            else:
+                check.fail(f"{where}.value", "holds a payment card number, which is never stored")
+            continue
+        if source_row is not None and not any(
+            is_under(item.category, c) for c in source_row.categories
+        ):
+            check.fail(f"{where}.category", f"is not a category the source {source} collects")
+            continue
+        if purpose_row is not None:
+            if not any(is_under(item.category, c) for c in purpose_row.categories):
+                check.fail(f"{where}.category", f"is not a category the purpose {purpose} uses")
+                continue
+            if not covering_rules(policy, category=item.category, source=source, purpose=purpose):
+                check.fail(
+                    f"{where}.category",
+                    "no retention rule covers it; declare one under retention (P17)",
+                )
+                continue
+        kept.append((index, item))
+    check.raise_if_any()
+    assert purpose_row is not None
+
+    existing = find_subject(session, keyring, kind, canonical)
+    state = load_state(session, existing.id, now) if existing is not None else fold([], [], now, {})
+    decision = decide(_decision_rules(policy), state, purpose)
+    if not decision:
+        check.fail("purpose", f"may not be used for this subject: {decision.explanation}")
+        check.raise_if_any()
+
+    subject, created = resolve_subject(
+        session, keyring, kind, canonical, now=now, actor=actor, policy_version=policy.version
+    )
+    key = data_key(keyring, subject)
+    events = latest_events(session, subject.id) if not created else {}
+    submission_id = str(uuid.uuid4())
+    stored: list[StoredField] = []
+    for index, item in kept:
+        due = deadline(
+            covering_rules(policy, category=item.category, source=source, purpose=purpose),
+            now,
+            events,
+        )
+        session.add(
+            VaultItem(
+                subject_id=subject.id,
+                submission_id=submission_id,
+                position=index,
+                category=item.category,
+                source=source,
+                purpose=purpose,
+                collection_point=collection_point,
+                ciphertext=seal(
+                    key,
+                    item.value.encode("utf-8"),
+                    item_associated_data(subject.id, submission_id, index, item.category),
+                ),
+                collected_at=now,
+                policy_version=policy.version,
+                retention_rule=due.rule,
+                retain_until=due.retain_until,
+                waiting_for=due.waiting_for,
+            )
+        )
+        stored.append(
+            StoredField(index, item.category, due.rule, due.retain_until, due.waiting_for)
+        )
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="vault.collected",
+        subject_id=subject.id,
+        policy_version=policy.version,
+        details={
+            "submission_id": submission_id,
+            "source": source,
+            "purpose": purpose,
+            "categories": [f.category for f in stored],
+            "stripped": [
+                {"index": f.index, "category": f.category, "reason": f.reason} for f in stripped
+            ],
+        },
+        now=now,
+    )
+    return Collected(subject.id, created, submission_id, stored, stripped)

@@ -1,0 +1,68 @@
+"""The vault's tables: collected items, encrypted under their subject's key, and the events
+that start their retention clocks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from troth.store import Base, UTCDateTime
+
+# 64-bit keys on PostgreSQL (every form field of every submission is a row). SQLite's INTEGER
+# PRIMARY KEY is 64-bit already, and must stay INTEGER to remain the rowid.
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class VaultItem(Base):
+    """One collected value: a declared category's value for one subject, from one submission.
+
+    ``ciphertext`` is the value encrypted under the subject's own data key, bound to
+    ``(subject_id, submission_id, position, category)``; nothing else here is personal data.
+    ``retain_until`` is the retention deadline the governing rule ``retention_rule`` gives, or
+    empty while that rule's clock waits for ``waiting_for`` (an event such as
+    ``account_closed``) to be recorded for the subject.
+    """
+
+    __tablename__ = "vault_items"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "position", name="uq_vault_items_submission_position"),
+        Index("ix_vault_items_retain_until", "retain_until"),
+        Index("ix_vault_items_subject_waiting", "subject_id", "waiting_for"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(36), ForeignKey("subjects.id"))
+    submission_id: Mapped[str] = mapped_column(String(36))
+    position: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(200))
+    collection_point: Mapped[str | None] = mapped_column(String(500))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    policy_version: Mapped[str] = mapped_column(String(40))
+    retention_rule: Mapped[str] = mapped_column(String(200))
+    retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waiting_for: Mapped[str | None] = mapped_column(String(200))
+
+    def __repr__(self) -> str:
+        return f"VaultItem(id={self.id!r}, subject_id={self.subject_id!r}, {self.category!r})"
+
+
+class SubjectEvent(Base):
+    """Something that happened to a subject and can start a retention clock (P17):
+    ``account_closed``, ``contract_ended``, ``last_activity`` or a declared custom event."""
+
+    __tablename__ = "subject_events"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(36), ForeignKey("subjects.id"), index=True)
+    event: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    policy_version: Mapped[str] = mapped_column(String(40))
+
+    def __repr__(self) -> str:
+        return f"SubjectEvent(subject_id={self.subject_id!r}, event={self.event!r})"

@@ -1,0 +1,110 @@
+"""The retention deadline of a collected item, computed when it is collected (P17).
+
+Which rules cover an item: a rule naming the item's category (or a category above it), its
+purpose, or a subject that the item's source or purpose declares (matched exactly, as in the
+declaration's own check).
+
+When several rules cover one item, one of them governs it:
+
+1. If any covering rule has a ``legal_basis`` (tax records kept 7 years under a legal
+   obligation), those rules hold the item: the *latest* of their deadlines wins, and the rules
+   without a legal basis do not shorten it.
+2. Otherwise the *earliest* deadline wins (minimisation: the item is kept no longer than any
+   rule that covers it allows).
+
+Between equal deadlines the rule declared first governs. A rule whose clock starts at an event
+that has not happened yet for the subject has no deadline yet. Among holding rules it counts as
+the latest (the item waits for that event, ``waiting_for``, with no deadline); among the others
+it loses to any known deadline, and the item waits only if no rule gives one. Recording the
+event computes the deadline again, so a limit that comes due sooner than the stored one wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from troth.declaration import Policy
+from troth.declaration.model import RetentionRule
+from troth.declaration.taxonomy import is_under
+
+COLLECTED = "collected"
+
+# A rule and the deadline it gives, None while its clock waits for an event.
+Clock = tuple[RetentionRule, datetime | None]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The governing rule and its deadline, or the event its clock waits for."""
+
+    rule: str
+    retain_until: datetime | None
+    waiting_for: str | None
+
+
+def covering_rules(
+    policy: Policy, *, category: str, source: str, purpose: str
+) -> list[RetentionRule]:
+    """The declared rules that cover an item, in declaration order."""
+    decl = policy.declaration
+    subjects = set(policy.purposes[purpose].subjects)
+    source_row = next((s for s in decl.sources if s.key == source), None)
+    if source_row is not None:
+        subjects.update(source_row.subjects)
+    return [
+        rule
+        for rule in decl.retention
+        if any(is_under(category, c) for c in rule.applies_to.categories)
+        or purpose in rule.applies_to.purposes
+        or subjects.intersection(rule.applies_to.subjects)
+    ]
+
+
+def _clock(
+    rule: RetentionRule, collected_at: datetime, events: Mapping[str, datetime]
+) -> datetime | None:
+    start = collected_at if rule.starts_at == COLLECTED else events.get(rule.starts_at)
+    return None if start is None else rule.period.add_to(start)
+
+
+def deadline(
+    rules: list[RetentionRule], collected_at: datetime, events: Mapping[str, datetime]
+) -> Deadline:
+    """The deadline ``rules`` give an item collected at ``collected_at``, given the subject's
+    events so far (the latest time of each). ``rules`` must not be empty."""
+    if not rules:
+        raise ValueError("no retention rule covers this item")
+    clocks = [(rule, _clock(rule, collected_at, events)) for rule in rules]
+    holds = [(rule, due) for rule, due in clocks if rule.legal_basis is not None]
+    chosen = _latest(holds) if holds else _earliest(clocks)
+    assert chosen is not None
+    return _as_deadline(*chosen)
+
+
+def _latest(clocks: list[Clock]) -> Clock | None:
+    return _pick(clocks, later=True)
+
+
+def _earliest(clocks: list[Clock]) -> Clock | None:
+    return _pick(clocks, later=False)
+
+
+def _pick(clocks: list[Clock], *, later: bool) -> Clock | None:
+    """The first rule with the latest (or earliest) deadline; unknown counts as latest."""
+    best: Clock | None = None
+    for clock in clocks:
+        if best is None or _beats(clock[1], best[1], later=later):
+            best = clock
+    return best
+
+
+def _beats(due: datetime | None, current: datetime | None, *, later: bool) -> bool:
+    if later:
+        return current is not None and (due is None or due > current)
+    return due is not None and (current is None or due < current)
+
+
+def _as_deadline(rule: RetentionRule, due: datetime | None) -> Deadline:
+    return Deadline(rule.key, due, None if due is not None else rule.starts_at)

@@ -1,0 +1,190 @@
+"""The vault over JSON: ``POST /collect`` stores a submission, ``POST /events`` starts the
+retention clocks that wait for an event. See docs/vault.md."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.orm import Session
+
+from troth.apikeys import AuthenticatedKey
+from troth.store import write_scope
+from troth.subjects import IdentityError, Keyring, encrypt
+from troth.subjects.registry import UnknownSubject, find_subject
+from troth.vault import (
+    CollectionRefused,
+    EventRefused,
+    FieldInput,
+    collect,
+    record_subject_event,
+)
+from troth.vault.collect import MAX_COLLECTION_POINT, MAX_FIELDS, MAX_VALUE_CHARS, Seal
+
+from ..site import Site, site
+from .auth import require_scope
+from .errors import InvalidInput
+
+router = APIRouter(tags=["vault"])
+
+IdentityKindName = Literal["email", "phone", "external_id", "browser_id"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IdentityIn(Strict):
+    kind: IdentityKindName
+    value: str = Field(max_length=320, description="Normalised by troth; never echoed back.")
+
+
+class FieldIn(Strict):
+    category: str = Field(max_length=200, description="A data category the declaration declares")
+    value: str = Field(max_length=MAX_VALUE_CHARS, description="Stored encrypted; never echoed.")
+
+
+class CollectIn(Strict):
+    identity: IdentityIn
+    fields: list[FieldIn] = Field(min_length=1, max_length=MAX_FIELDS)
+    source: str = Field(max_length=200, description="A source the declaration declares")
+    purpose: str = Field(max_length=200, description="A purpose the declaration declares")
+    collection_point: str | None = Field(
+        default=None,
+        max_length=MAX_COLLECTION_POINT,
+        description="Where the data was collected: a form's name, its URL",
+    )
+
+
+class EventIn(Strict):
+    subject_id: str | None = Field(default=None, max_length=36)
+    identity: IdentityIn | None = None
+    event: str = Field(max_length=200, description="A built-in or declared event key")
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description="When it happened (default: now); not in the future"
+    )
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> EventIn:
+        if (self.subject_id is None) == (self.identity is None):
+            raise ValueError("give exactly one of subject_id and identity")
+        return self
+
+
+def value_seal() -> Seal:
+    """How values are sealed: always AES-256-GCM. A dependency only so that the benchmark can
+    measure what encryption costs (bench/vault.py overrides it); nothing configures it."""
+    return encrypt
+
+
+def _writing(request: Request) -> Iterator[Session]:
+    with write_scope(site(request).sessions) as session:
+        yield session
+
+
+Writing = Annotated[Session, Depends(_writing, scope="function")]
+VaultKey = Annotated[AuthenticatedKey, Depends(require_scope("vault:write"))]
+
+
+def _keyring(s: Site) -> Keyring:
+    if s.keyring is None:
+        raise HTTPException(
+            status_code=503, detail="no master key is configured, so personal data cannot be stored"
+        )
+    return s.keyring
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+@router.post("/collect", status_code=201, summary="Store a submission of personal data")
+def collect_submission(
+    body: CollectIn,
+    request: Request,
+    session: Writing,
+    key: VaultKey,
+    seal: Annotated[Seal, Depends(value_seal)],
+) -> dict[str, Any]:
+    """Checks every field against the declaration, then stores each value encrypted under the
+    subject's own key with its retention deadline. Refusals are 422s naming each field
+    (``fields[2].category``), never a value; nothing is stored when anything is refused."""
+    s = site(request)
+    try:
+        result = collect(
+            session,
+            s.policy,
+            _keyring(s),
+            identity=(body.identity.kind, body.identity.value),
+            fields=[FieldInput(f.category, f.value) for f in body.fields],
+            source=body.source,
+            purpose=body.purpose,
+            collection_point=body.collection_point,
+            now=s.clock(),
+            actor=key.actor,
+            seal=seal,
+        )
+    except CollectionRefused as exc:
+        raise InvalidInput(*exc.fields) from None
+    return {
+        "subject_id": result.subject_id,
+        "subject_created": result.subject_created,
+        "submission_id": result.submission_id,
+        "stored": [
+            {
+                "field": f"fields[{f.index}]",
+                "category": f.category,
+                "retention_rule": f.retention_rule,
+                "retain_until": _iso(f.retain_until),
+                "waiting_for": f.waiting_for,
+            }
+            for f in result.stored
+        ],
+        "stripped": [
+            {"field": f"fields[{f.index}]", "category": f.category, "reason": f.reason}
+            for f in result.stripped
+        ],
+    }
+
+
+@router.post("/events", status_code=201, summary="Record an event that starts retention clocks")
+def record_event(
+    body: EventIn, request: Request, session: Writing, key: VaultKey
+) -> dict[str, Any]:
+    """Records that an event (``account_closed``, ``contract_ended``, ``last_activity``,
+    ``project_completed`` or a declared custom event) happened to a subject, and sets the
+    deadline of their items whose retention clock starts at it."""
+    s = site(request)
+    subject_id = body.subject_id
+    if body.identity is not None:
+        try:
+            found = find_subject(session, _keyring(s), body.identity.kind, body.identity.value)
+        except IdentityError as exc:
+            raise InvalidInput(("identity.value", exc.reason)) from None
+        if found is None:
+            raise HTTPException(status_code=404, detail="no subject has this identity")
+        subject_id = found.id
+    assert subject_id is not None
+    try:
+        recorded = record_subject_event(
+            session,
+            s.policy,
+            subject_id=subject_id,
+            event=body.event,
+            occurred_at=body.occurred_at,
+            now=s.clock(),
+            actor=key.actor,
+        )
+    except EventRefused as exc:
+        raise InvalidInput((exc.field, exc.message)) from None
+    except UnknownSubject:
+        raise HTTPException(status_code=404, detail="no such subject") from None
+    return {
+        "subject_id": recorded.subject_id,
+        "event": recorded.event,
+        "occurred_at": recorded.occurred_at.isoformat(),
+        "items_updated": recorded.items_updated,
+    }
