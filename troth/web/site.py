@@ -33,6 +33,7 @@ class Site:
     policy_html: str
     keyring: Keyring | None = None
     decisions: DecisionCache | None = None
+    public_url: str | None = None
 
 
 def site(request: Request) -> Site:
@@ -44,6 +45,20 @@ def get_session(request: Request) -> Iterator[Session]:
     """A read-only session per request (FastAPI dependency)."""
     with site(request).sessions() as session:
         yield session
+
+
+def public_base(request: Request) -> str:
+    """Where people reach this app, for links in emails: the configured public URL, else the
+    URL this request came in on."""
+    configured = site(request).public_url
+    if configured:
+        return configured
+    root = request.scope.get("root_path", "").rstrip("/")
+    return (
+        str(request.base_url).rstrip("/").removesuffix(root)
+        if root
+        else str(request.base_url).rstrip("/")
+    )
 
 
 def long_date(value: date) -> str:
