@@ -46,7 +46,14 @@ def authenticated(engine: Engine, presented: str) -> ApiKey | None:
 
 
 def test_the_scope_registry_names_the_four_scopes_each_with_a_description() -> None:
-    assert list(SCOPES) == ["consent:read", "consent:write", "decide", "subjects:read"]
+    assert list(SCOPES) == [
+        "consent:read",
+        "consent:write",
+        "decide",
+        "subjects:read",
+        "publications:read",
+        "publications:write",
+    ]
     assert all(description.strip() for description in SCOPES.values())
 
 

@@ -11,6 +11,11 @@ SCOPES: Mapping[str, str] = MappingProxyType(
         "consent:write": "Record and withdraw consent; link identities to a subject.",
         "decide": 'Ask whether a purpose is allowed for a subject ("may I?").',
         "subjects:read": "Look up data subjects by identity.",
+        "publications:read": "List the approved testimonials, case studies and portfolio items.",
+        "publications:write": (
+            "Draft testimonials, case studies and portfolio items for the person's review; "
+            "withdraw them on request."
+        ),
     }
 )
 
