@@ -292,3 +292,45 @@ def test_the_directory_transport_reports_an_unwritable_directory(tmp_path: Path)
     message.set_content("hello")
     with pytest.raises(DeliveryError, match="could not write to the mail directory"):
         DirectoryTransport(blocker).send(message)
+
+
+def test_links_stay_whole_in_the_eml_file_even_with_accented_words(
+    sessions: sessionmaker[Session], keyring: Keyring, tmp_path: Path
+) -> None:
+    long_link = "https://kestrel.example/publications/review/" + "A" * 180
+    with sessions.begin() as session:
+        enqueue(
+            session,
+            keyring=keyring,
+            to=NOBODY,
+            template="publication_review",
+            context=REVIEW | {"review_url": long_link, "title": "Café Müller, Pune"},
+            now=NOW,
+            actor=STAFF,
+        )
+    mail = tmp_path / "mail"
+    assert deliver(sessions, DirectoryTransport(mail), keyring) == (1, 0, 0)
+    [file] = mail.iterdir()
+    raw = file.read_bytes()
+    assert long_link.encode() in raw  # readable as it is, not quoted-printable
+    assert "Café Müller, Pune".encode() in raw
+
+
+def test_accented_words_arrive_intact_over_smtp(
+    sessions: sessionmaker[Session], keyring: Keyring, smtp: tuple[Inbox, SMTPTransport]
+) -> None:
+    inbox, transport = smtp
+    with sessions.begin() as session:
+        enqueue(
+            session,
+            keyring=keyring,
+            to=NOBODY,
+            template="publication_review",
+            context=REVIEW | {"title": "Café Müller, Pune", "organization": "Kestrel Software"},
+            now=NOW,
+            actor=STAFF,
+        )
+    assert deliver(sessions, transport, keyring) == (1, 0, 0)
+    [received] = inbox.received
+    assert "Café Müller, Pune" in received.text
+    assert received.html is not None and "Café Müller, Pune" in received.html

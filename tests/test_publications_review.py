@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from consent_api_support import EMAIL, ON_EACH_DATABASE, ConsentApi, audit_actions
+from fastapi.testclient import TestClient
 from publication_support import TEXT, TITLE, Mail, decide, draft, link_in, listing, mail_server
 
 from troth.subjects.models import Subject
@@ -192,3 +195,22 @@ def test_the_words_are_stored_encrypted_and_erasing_the_person_unpublishes(
     with api.app.state.site.sessions.begin() as session:
         session.get(Subject, item["subject_id"]).wrapped_key = None  # crypto-shredded
     assert listing(api) == []
+
+
+@ON_EACH_DATABASE
+def test_two_approvals_at_once_publish_once_and_confirm_once(api: ConsentApi, mail: Mail) -> None:
+    draft(api)
+    review_path = link_in(mail.deliver(api)[0])
+    start = threading.Barrier(4)
+
+    def approve() -> int:
+        client = TestClient(api.app)  # on the running app, not started again
+        start.wait()
+        return client.post(review_path, data={"decision": "approve"}).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda _: approve(), range(4)))
+    assert statuses == [200, 200, 200, 200]
+    assert audit_actions(api).count("publication.approved") == 1
+    assert len(mail.deliver(api)) == 1  # one confirmation
+    assert len(listing(api)) == 1

@@ -151,10 +151,20 @@ def build_email(envelope: Envelope, sender: str, now: datetime) -> EmailMessage:
     email["Date"] = format_datetime(now)
     # The outbox id: a message sent twice (see the module docstring) carries the same one.
     email["Message-ID"] = f"<{envelope.message_id}@{sender_domain(sender)}>"
-    email.set_content(envelope.message.text)
+    email.set_content(envelope.message.text, cte=_transfer_encoding(envelope.message.text))
     if envelope.message.html is not None:
-        email.add_alternative(envelope.message.html, subtype="html")
+        html = envelope.message.html
+        email.add_alternative(html, subtype="html", cte=_transfer_encoding(html))
     return email
+
+
+def _transfer_encoding(text: str) -> str:
+    """Send text as it is when SMTP allows (lines of at most 998 octets): a link stays whole in
+    the .eml files of the mail directory and in any mail program, rather than broken across
+    quoted-printable lines."""
+    if any(len(line.encode()) > 998 for line in text.splitlines()):
+        return "quoted-printable"
+    return "7bit" if text.isascii() else "8bit"
 
 
 def _claimed(session: Session, claim: str, message_id: str) -> OutboxMessage | None:
