@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from troth.cli import app
 from troth.cli.mail import default_mail_directory
 from troth.declaration import Policy
 from troth.notify import (
+    DeliveryLoop,
     DirectoryTransport,
     SenderError,
     SMTPTransport,
@@ -231,3 +233,22 @@ def test_the_server_delivers_the_outbox_in_the_background(
                 break
             time.sleep(0.05)
     assert len(list(mail.iterdir())) == 1
+
+
+def test_the_delivery_loop_goes_on_after_a_failed_pass(caplog: pytest.LogCaptureFixture) -> None:
+    passes: list[int] = []
+    done = threading.Event()
+
+    def run_pass() -> None:
+        passes.append(1)
+        if len(passes) == 1:
+            raise RuntimeError("database unreachable: postgresql://troth:secret@db")
+        done.set()
+
+    loop = DeliveryLoop(run_pass, interval=0.01)
+    loop.start()
+    assert done.wait(30), "the loop stopped after the failed pass"
+    loop.stop()
+    assert len(passes) >= 2
+    [record] = [r for r in caplog.records if "delivery pass failed" in r.getMessage()]
+    assert "RuntimeError" in record.getMessage() and "secret" not in record.getMessage()

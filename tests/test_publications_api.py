@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from apikey_support import MovingClock, make_key
 from consent_api_support import (
     API,
     EMAIL,
@@ -14,10 +16,14 @@ from consent_api_support import (
     assert_error,
     assert_invalid,
 )
-from publication_support import draft, draft_body, keyring_of, listing
+from fastapi.testclient import TestClient
+from publication_support import SENDER, draft, draft_body, keyring_of, listing, mail_server
 
-from troth.notify import sign_link
+from troth.declaration import Policy
+from troth.notify import deliver_due, sign_link
 from troth.publications import REVIEW_FOR, REVIEW_PURPOSE, WITHDRAW_PURPOSE
+from troth.subjects import Keyring, MasterKey
+from troth.web import create_app
 
 pytestmark = pytest.mark.usefixtures("no_personal_data_in_logs")
 
@@ -140,3 +146,31 @@ def test_a_withdraw_link_expires_too(api: ConsentApi) -> None:
     api.clock.advance(timedelta(days=1).total_seconds())
     with api.nothing_written():
         assert api.client.post(f"/publications/withdraw/{token}").status_code == 410
+
+
+def test_links_in_emails_point_at_the_public_url(
+    kestrel_policy: Policy, tmp_path: Path, clock: MovingClock
+) -> None:
+    db = f"sqlite:///{tmp_path / 'troth.db'}"
+    keyring = Keyring(MasterKey.generate())
+    app = create_app(
+        kestrel_policy,
+        db,
+        clock=clock,
+        keyring=keyring,
+        public_url="https://privacy.kestrel.example/",
+    )
+    with TestClient(app) as client, mail_server() as mail:
+        _, key = make_key(app.state.site.engine, ["publications:write"])
+        response = client.post(
+            f"{API}/publications/drafts",
+            json=draft_body(),
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 201, response.text
+        deliver_due(
+            app.state.site.sessions, mail.transport, clock(), keyring=keyring, sender=SENDER
+        )
+        [review] = mail.inbox.received
+    assert "https://privacy.kestrel.example/publications/review/" in review.text
+    assert "testserver" not in review.text

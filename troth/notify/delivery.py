@@ -94,20 +94,25 @@ def _claim(
     sessions: sessionmaker[Session], now: datetime, limit: int, lease: timedelta
 ) -> tuple[str, list[str]]:
     claim = str(uuid.uuid4())
-    with write_scope(sessions) as session:
-        query = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status == MessageStatus.pending.value,
-                OutboxMessage.next_attempt_at <= now,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
-            )
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit)
+    due = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == MessageStatus.pending.value,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
         )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    # A look first, without locking: most passes find nothing, and on SQLite taking the write
+    # lock every few seconds for nothing would make the API's writers wait.
+    with sessions() as session:
+        if session.scalar(due.with_only_columns(OutboxMessage.id)) is None:
+            return claim, []
+    with write_scope(sessions) as session:
         if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = session.scalars(query).all()
+            due = due.with_for_update(skip_locked=True)
+        rows = session.scalars(due).all()
         for row in rows:
             row.claimed_until = now + lease
             row.claim = claim
@@ -124,6 +129,7 @@ def _deliver_one(
     message_id: str,
     max_attempts: int,
 ) -> MessageStatus:
+    reason = ""
     with sessions() as session:
         row = session.get(OutboxMessage, message_id)
         assert row is not None  # claimed a moment ago, and rows are never deleted
@@ -132,7 +138,8 @@ def _deliver_one(
         except (SubjectError, KeyringError) as exc:
             # The subject was erased (its key is gone) or the row was altered: no retry helps.
             reason = f"cannot be opened ({type(exc).__name__})"
-            return _record_failure(sessions, now, claim, message_id, reason, True, max_attempts)
+    if reason:
+        return _record_failure(sessions, now, claim, message_id, reason, True, max_attempts)
     try:
         transport.send(build_email(envelope, sender, now))
     except DeliveryError as exc:

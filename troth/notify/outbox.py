@@ -70,8 +70,12 @@ def enqueue(
     address = normalise(IdentityKind.email, to)
     rendered = render_message(template, context)
     message_id = str(uuid.uuid4())
-    owner = get_subject(session, subject_id).id if subject_id is not None else None
-    key = data_key(keyring, get_subject(session, owner)) if owner else keyring.current.outbox_key()
+    if subject_id is not None:
+        subject = get_subject(session, subject_id)
+        owner: str | None = subject.id
+        key = data_key(keyring, subject)
+    else:
+        owner, key = None, keyring.current.outbox_key()
     content = json.dumps(
         {"subject": rendered.subject, "text": rendered.text, "html": rendered.html},
         ensure_ascii=False,

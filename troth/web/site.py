@@ -20,6 +20,9 @@ from troth.subjects import Keyring
 
 Clock = Callable[[], datetime]
 
+# Where the JSON API is mounted (troth.web.api): here, so that pages and API agree on it.
+API_PREFIX = "/api/v1"
+
 
 @dataclass(frozen=True)
 class Site:
@@ -53,12 +56,8 @@ def public_base(request: Request) -> str:
     configured = site(request).public_url
     if configured:
         return configured
-    root = request.scope.get("root_path", "").rstrip("/")
-    return (
-        str(request.base_url).rstrip("/").removesuffix(root)
-        if root
-        else str(request.base_url).rstrip("/")
-    )
+    # Inside the mounted API, base_url ends in the mount's path (/api/v1): the site is above it.
+    return str(request.base_url).rstrip("/").removesuffix(API_PREFIX)
 
 
 def long_date(value: date) -> str:

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from troth.apikeys import DEFAULT_TTL, KeyCache
 
-from ..site import Site
+from ..site import API_PREFIX, Site
 from . import consents, decisions, publications, whoami
 from .auth import require_key, require_scope
 from .errors import InvalidInput, UnexpectedErrors, http_error, invalid_input, validation_error
@@ -33,8 +33,6 @@ __all__ = [
     "require_key",
     "require_scope",
 ]
-
-API_PREFIX = "/api/v1"
 
 # One router per module of the API, included in this order.
 ROUTERS: list[APIRouter] = [
