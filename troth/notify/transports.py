@@ -23,6 +23,8 @@ SMTP_URL_ENV = "TROTH_SMTP_URL"
 DEFAULT_TIMEOUT = 30.0
 
 Security = Literal["none", "starttls", "tls"]
+# RFC 4954: authentication required, mechanism too weak, bad credentials, encryption required.
+_SETUP_CODES = frozenset({530, 534, 535, 538})
 _SCHEMES: dict[str, tuple[Security, int]] = {
     "smtp": ("none", 25),
     "smtp+starttls": ("starttls", 587),
@@ -77,7 +79,7 @@ class SMTPTransport:
         self._ssl_context = ssl_context
 
     @classmethod
-    def from_url(cls, url: str) -> SMTPTransport:
+    def from_url(cls, url: str, *, ssl_context: ssl.SSLContext | None = None) -> SMTPTransport:
         """``smtp://[user:pass@]host[:port]``, ``smtp+starttls://…`` or ``smtps://…``.
 
         User and password are percent-decoded (write ``@`` in a password as ``%40``).
@@ -99,7 +101,14 @@ class SMTPTransport:
             ) from None
         username = unquote(parts.username) if parts.username else None
         password = unquote(parts.password) if parts.password is not None else None
-        return cls(parts.hostname, port, security=security, username=username, password=password)
+        return cls(
+            parts.hostname,
+            port,
+            security=security,
+            username=username,
+            password=password,
+            ssl_context=ssl_context,
+        )
 
     @property
     def description(self) -> str:
@@ -120,9 +129,9 @@ class SMTPTransport:
             # The operator's configuration, not the message: worth trying again once it is fixed.
             raise DeliveryError(f"login refused (SMTP {exc.smtp_code})") from None
         except smtplib.SMTPResponseException as exc:
-            raise DeliveryError(
-                f"refused (SMTP {exc.smtp_code})", permanent=500 <= exc.smtp_code < 600
-            ) from None
+            # Authentication or encryption required: the operator's setting, not the message.
+            permanent = 500 <= exc.smtp_code < 600 and exc.smtp_code not in _SETUP_CODES
+            raise DeliveryError(f"refused (SMTP {exc.smtp_code})", permanent=permanent) from None
         except (smtplib.SMTPException, OSError) as exc:
             # Their messages can quote the server's reply, which can quote the address.
             raise DeliveryError(f"could not reach the server ({type(exc).__name__})") from None
