@@ -15,6 +15,16 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
+# The context of a review email, and a recipient who is no subject.
+REVIEW = {
+    "organization": "Kestrel Software",
+    "kind_label": "testimonial",
+    "title": "Fast answers",
+    "review_url": "https://kestrel.example/publications/review/TOKEN",
+    "expires_on": "10 December 2026",
+}
+NOBODY = "walk-in.visitor@example.net"  # a recipient who is no subject
+
 
 @dataclass
 class Received:

@@ -15,8 +15,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from apikey_support import MovingClock
 from consent_support import STAFF
 from fastapi.testclient import TestClient
-from notify_support import Inbox, free_port, smtp_server
-from test_notify_outbox import NOBODY, REVIEW
+from notify_support import NOBODY, REVIEW, Inbox, free_port, smtp_server
 from typer.testing import CliRunner
 
 from troth.cli import app

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 from consent_support import EMAIL, NOW, STAFF, assert_audit_chain_clean, audit_events
-from notify_support import Inbox, smtp_server
+from notify_support import NOBODY, REVIEW, Inbox, smtp_server
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from test_notify_outbox import NOBODY, REVIEW
 
 from troth.notify import (
     DEFAULT_LEASE,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from consent_support import EMAIL, NOW, STAFF, assert_audit_chain_clean, audit_events
 from jinja2 import UndefinedError
-from notify_support import database_bytes
+from notify_support import NOBODY, REVIEW, database_bytes
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,15 +24,6 @@ from troth.notify import (
 )
 from troth.store import make_engine, upgrade
 from troth.subjects import IdentityError, Keyring, MasterKey, TamperedError
-
-REVIEW = {
-    "organization": "Kestrel Software",
-    "kind_label": "testimonial",
-    "title": "Fast answers",
-    "review_url": "https://kestrel.example/publications/review/TOKEN",
-    "expires_on": "10 December 2026",
-}
-NOBODY = "walk-in.visitor@example.net"  # a recipient who is no subject
 
 
 def queue(session: Session, keyring: Keyring, to: str = EMAIL, **options: object) -> str:
