@@ -45,13 +45,15 @@ def authenticated(engine: Engine, presented: str) -> ApiKey | None:
         return authenticate(session, presented)
 
 
-def test_the_scope_registry_names_the_five_scopes_each_with_a_description() -> None:
+def test_the_scope_registry_names_each_scope_with_a_description() -> None:
     assert list(SCOPES) == [
         "consent:read",
         "consent:write",
         "decide",
         "subjects:read",
         "vault:write",
+        "publications:read",
+        "publications:write",
     ]
     assert all(description.strip() for description in SCOPES.values())
 

@@ -14,6 +14,8 @@ from sqlalchemy import Column, Integer, MetaData, Table, inspect, select, text
 import troth.apikeys.models
 import troth.audit.models
 import troth.consent.models
+import troth.notify.models
+import troth.publications.models
 import troth.publishing.models
 import troth.subjects.models  # noqa: F401
 from troth.store import (
@@ -85,7 +87,7 @@ def test_upgrade_creates_the_tables_and_is_idempotent(sqlite_url: str) -> None:
     assert {"policy_versions", "audit_events", "alembic_version"} <= tables
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
-            ("0004",)
+            ("0006",)
         ]
     engine.dispose()
 

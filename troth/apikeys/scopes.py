@@ -13,6 +13,11 @@ SCOPES: Mapping[str, str] = MappingProxyType(
         "subjects:read": "Look up data subjects by identity.",
         "vault:write": "Collect personal data into the vault; record events that start "
         "retention clocks.",
+        "publications:read": "List the approved testimonials, case studies and portfolio items.",
+        "publications:write": (
+            "Draft testimonials, case studies and portfolio items for the person's review; "
+            "withdraw them on request."
+        ),
     }
 )
 

@@ -61,16 +61,30 @@ def serve(
     previous_key_file: list[Path] = typer.Option(
         [], "--previous-key-file", help="A master key being retired, still read; repeatable"
     ),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        envvar="TROTH_PUBLIC_URL",
+        help="Where people reach this server, for links in emails [default: http://HOST:PORT]",
+    ),
+    mail_dir: Path | None = typer.Option(
+        None,
+        "--mail-dir",
+        help="Directory for .eml files when TROTH_SMTP_URL is not set [default: var/mail "
+        "beside the database]",
+    ),
 ) -> None:
-    """Serve the privacy policy, the consent API and the cookie banner; records the version."""
+    """Serve the privacy policy, the APIs and the pages; deliver mail; record the version."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
     from troth.web import create_app
 
     from .keys import _keyring_or_exit
+    from .mail import mail_settings_or_exit
 
     policy = _load_or_exit(declaration)
+    transport, sender = mail_settings_or_exit(declaration, db, mail_dir)
     keyring = _keyring_or_exit(key_file, previous_key_file)
     # Recorded here too (the app does it again on startup, a no-op) so that a version conflict
     # or an unreachable database is a message, not a failed server start.
@@ -79,12 +93,19 @@ def serve(
     log_config["loggers"]["troth"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     out.print(
         f"serving {policy.organization_name}'s privacy policy, version {policy.version}, "
-        f"at http://{host}:{port}/privacy",
+        f"at http://{host}:{port}/privacy; mail goes to {transport.description}",
         markup=False,
     )
     # uvicorn's access log would record client IP addresses; troth logs requests without them.
     uvicorn.run(
-        create_app(policy, db, keyring=keyring),
+        create_app(
+            policy,
+            db,
+            keyring=keyring,
+            transport=transport,
+            mail_from=sender,
+            public_url=public_url or f"http://{host}:{port}",
+        ),
         host=host,
         port=port,
         access_log=False,

@@ -2,8 +2,9 @@
 
 The master key (32 random bytes) never encrypts anything itself. HKDF derives from it one subkey
 per purpose, so that one secret never serves two: a key that wraps (encrypts) each subject's data
-key, a key for the HMAC index of identities, and a public key id recorded in every wrapped key so
-that rotation knows which master key a row is under.
+key, a key for the HMAC index of identities, a key for outgoing mail that has no subject (whose
+address cannot go under a subject's data key), a key that signs links sent by email, and a public
+key id recorded in every wrapped key so that rotation knows which master key a row is under.
 
 Blob formats (all AES-256-GCM, random 96-bit nonces, the header authenticated with the data):
 
@@ -41,6 +42,8 @@ FORMAT_V1 = 1
 _WRAP_INFO = b"troth/v1 wrap subject data keys"
 _INDEX_INFO = b"troth/v1 identity index"
 _KEY_ID_INFO = b"troth/v1 master key id"
+_OUTBOX_INFO = b"troth/v1 outbox messages without a subject"
+_LINK_INFO = b"troth/v1 signed links"
 _WRAP_LABEL = b"troth data key"
 _WRAPPED_SIZE = 1 + KEY_ID_BYTES + NONCE_BYTES + KEY_BYTES + TAG_BYTES
 
@@ -127,6 +130,8 @@ class MasterKey:
         self._id = _derive(secret, _KEY_ID_INFO, KEY_ID_BYTES)
         self._wrap = AESGCM(_derive(secret, _WRAP_INFO))
         self._index_key = _derive(secret, _INDEX_INFO)
+        self._outbox_key = DataKey(_derive(secret, _OUTBOX_INFO))
+        self._link_key = _derive(secret, _LINK_INFO)
 
     @classmethod
     def generate(cls, *, source: str = "new master key") -> MasterKey:
@@ -183,6 +188,14 @@ class MasterKey:
             ) from None
         return DataKey(material)
 
+    def outbox_key(self) -> DataKey:
+        """The key that encrypts an outgoing message which belongs to no subject."""
+        return self._outbox_key
+
+    def link_key(self) -> bytes:
+        """The HMAC-SHA256 key that signs links sent by email (troth.notify.links)."""
+        return self._link_key
+
     def index(self, kind: IdentityKind | str, normalised_value: str) -> str:
         """HMAC-SHA256 of a normalised identity, hex: equal identities, equal index values."""
         parsed = IdentityKind(kind)
@@ -227,6 +240,15 @@ class Keyring:
 
     def index(self, kind: IdentityKind | str, normalised_value: str) -> str:
         return self.current.index(kind, normalised_value)
+
+    def outbox_keys(self) -> list[DataKey]:
+        """The subjectless outbox key under every loaded master key, current first."""
+        return [key.outbox_key() for key in self.keys.values()]
+
+    def link_keys(self) -> list[bytes]:
+        """The link-signing key under every loaded master key, current first: a link signed
+        before a rotation still verifies while the previous key is loaded."""
+        return [key.link_key() for key in self.keys.values()]
 
     def indexes(self, kind: IdentityKind | str, normalised_value: str) -> list[str]:
         """The index value under every loaded key, current first: lookups during a rotation."""

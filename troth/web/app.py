@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from fastapi import FastAPI, Request
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -17,6 +18,8 @@ from starlette.responses import Response
 from troth.consent import DecisionCache, on_version_recorded
 from troth.declaration import Policy
 from troth.declaration.render import render_html_fragment, render_markdown
+from troth.notify import DeliveryLoop, Transport, deliver_due
+from troth.notify.loop import DEFAULT_INTERVAL
 from troth.publishing import publish
 from troth.store import display_url, make_engine, make_sessionmaker
 from troth.subjects import Keyring
@@ -25,6 +28,7 @@ from .api import API_PREFIX, create_api
 from .api.errors import error_response
 from .banner import router as banner_router
 from .pages import router
+from .publications import router as publications_router
 from .site import Clock, Site, render
 
 log = logging.getLogger(__name__)
@@ -47,13 +51,24 @@ def utc_now() -> datetime:
 
 
 def create_app(
-    policy: Policy, db_url: str, *, clock: Clock = utc_now, keyring: Keyring | None = None
+    policy: Policy,
+    db_url: str,
+    *,
+    clock: Clock = utc_now,
+    keyring: Keyring | None = None,
+    transport: Transport | None = None,
+    mail_from: str | None = None,
+    delivery_interval: float = DEFAULT_INTERVAL,
+    public_url: str | None = None,
 ) -> FastAPI:
     """The web app for ``policy``; on startup it migrates the database and records the version.
 
     Startup fails with :class:`~troth.publishing.VersionConflict` if the policy's version
     string was already published with different content. ``keyring`` holds the master key
     that protects subjects' identities; without one, routes that store identities answer 503.
+    With a ``transport``, a ``mail_from`` address and a keyring, a background loop delivers
+    the outbox every ``delivery_interval`` seconds while the app runs. ``public_url`` is where
+    people reach the app (links in emails point there); without it, the URL a request came in on.
     """
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
@@ -67,7 +82,13 @@ def create_app(
         decisions=decisions,
         policy_markdown=render_markdown(policy),
         policy_html=render_html_fragment(policy),
+        public_url=public_url.rstrip("/") if public_url else None,
     )
+    delivery = None
+    if transport is not None and mail_from is not None and keyring is not None:
+        delivery = DeliveryLoop(
+            partial(_deliver, sessions, transport, clock, keyring, mail_from), delivery_interval
+        )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -75,6 +96,9 @@ def create_app(
             partial(publish, on_recorded=on_version_recorded), engine, [policy], clock()
         )
         decisions.start()
+        if delivery is not None:
+            delivery.start()
+            log.info("delivering mail to %s", transport.description if transport else "")
         log.info(
             "serving policy version %s (hash %s) from %s; %s",
             row.version,
@@ -83,6 +107,8 @@ def create_app(
             "recorded it as a new version" if created else "already recorded",
         )
         yield
+        if delivery is not None:
+            delivery.stop()
         decisions.close()
         engine.dispose()
 
@@ -95,10 +121,21 @@ def create_app(
     app.state.site = state
     app.include_router(router)
     app.include_router(banner_router)
+    app.include_router(publications_router)
     app.mount(API_PREFIX, create_api(state))
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.middleware("http")(_access_log_and_headers)
     return app
+
+
+def _deliver(
+    sessions: sessionmaker[Session],
+    transport: Transport,
+    clock: Clock,
+    keyring: Keyring,
+    mail_from: str,
+) -> None:
+    deliver_due(sessions, transport, clock(), keyring=keyring, sender=mail_from)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -20,6 +20,9 @@ from troth.subjects import Keyring
 
 Clock = Callable[[], datetime]
 
+# Where the JSON API is mounted (troth.web.api): here, so that pages and API agree on it.
+API_PREFIX = "/api/v1"
+
 
 @dataclass(frozen=True)
 class Site:
@@ -33,6 +36,7 @@ class Site:
     policy_html: str
     keyring: Keyring | None = None
     decisions: DecisionCache | None = None
+    public_url: str | None = None
 
 
 def site(request: Request) -> Site:
@@ -44,6 +48,16 @@ def get_session(request: Request) -> Iterator[Session]:
     """A read-only session per request (FastAPI dependency)."""
     with site(request).sessions() as session:
         yield session
+
+
+def public_base(request: Request) -> str:
+    """Where people reach this app, for links in emails: the configured public URL, else the
+    URL this request came in on."""
+    configured = site(request).public_url
+    if configured:
+        return configured
+    # Inside the mounted API, base_url ends in the mount's path (/api/v1): the site is above it.
+    return str(request.base_url).rstrip("/").removesuffix(API_PREFIX)
 
 
 def long_date(value: date) -> str:

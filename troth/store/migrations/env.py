@@ -17,6 +17,8 @@ TABLE_MODULES = (
     "troth.consent.models",
     "troth.apikeys.models",
     "troth.vault.models",
+    "troth.notify.models",
+    "troth.publications.models",
 )
 for module in TABLE_MODULES:
     importlib.import_module(module)

@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from troth.apikeys import DEFAULT_TTL, KeyCache
 
-from ..site import Site
-from . import consents, decisions, vault, whoami
+from ..site import API_PREFIX, Site
+from . import consents, decisions, publications, vault, whoami
 from .auth import require_key, require_scope
 from .errors import InvalidInput, UnexpectedErrors, http_error, invalid_input, validation_error
 from .limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
@@ -34,10 +34,14 @@ __all__ = [
     "require_scope",
 ]
 
-API_PREFIX = "/api/v1"
-
 # One router per module of the API, included in this order.
-ROUTERS: list[APIRouter] = [whoami.router, consents.router, decisions.router, vault.router]
+ROUTERS: list[APIRouter] = [
+    whoami.router,
+    consents.router,
+    decisions.router,
+    vault.router,
+    publications.router,
+]
 
 _DESCRIPTION = """\
 troth's JSON API for the company's own servers. Every call but this reference needs an API key
