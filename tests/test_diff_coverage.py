@@ -33,6 +33,7 @@ YAML_PATHS = {
     "Transfers": "transfers.",
     "TransferRoute": "transfers.allowed[].",
     "Security": "security.",
+    "StaffRole": "staff_roles[].",
     "Incidents": "incidents.",
     "Changes": "changes.",
 }

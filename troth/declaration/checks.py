@@ -42,6 +42,7 @@ def _unique_keys(decl: Declaration, today: date) -> Iterator[Finding]:
         "recipients": (r.key for r in decl.recipients),
         "events": (e.key for e in decl.events),
         "retention": (r.key for r in decl.retention),
+        "staff_roles": (r.key for r in decl.staff_roles),
     }
     for section, keys in sections.items():
         seen: dict[str, int] = {}
@@ -142,6 +143,18 @@ def _references(decl: Declaration, today: date) -> Iterator[Finding]:
                 f"retention rule '{rule.key}' starts its clock at '{rule.starts_at}', which is "
                 f"neither a built-in event ({', '.join(BUILTIN_EVENTS)}) nor declared under events",
             )
+    for i, role in enumerate(decl.staff_roles):
+        owner = f"staff role '{role.key}'"
+        yield from _refs(role.purposes, purps, ("staff_roles", i, "purposes"), "purpose", owner)
+        yield from _refs(role.categories, cats, ("staff_roles", i, "categories"), "category", owner)
+        readable = {c for p in decl.purposes if p.key in role.purposes for c in p.categories}
+        for j, category in enumerate(role.categories):
+            if category in cats and category not in readable:
+                yield error(
+                    ("staff_roles", i, "categories", j),
+                    f"{owner} lists category '{category}', which none of its purposes uses: "
+                    "a read names a purpose, so this category could never be read",
+                )
     if decl.cookies:
         for i, cat in enumerate(decl.cookies.categories):
             owner = f"cookie category '{cat.key}'"

@@ -204,6 +204,9 @@ RULES: dict[tuple[str, str], Rule] = {
         empty=lambda t: t.model_copy(update={"allowed": ()}),
     ),
     ("Declaration", "security"): section("Security"),
+    # Who among staff may read what is an internal control, not a change in what is done with
+    # the data or who receives it: minor, but listed so that reviewers see it.
+    ("Declaration", "staff_roles"): keyed(Collection("staff role", added_material=False)),
     ("Declaration", "incidents"): section("Incidents"),
     ("Declaration", "changes"): section("Policy changes"),
     ("PolicyInfo", "version"): setting(False),
@@ -325,6 +328,23 @@ RULES: dict[tuple[str, str], Rule] = {
         )
         for f in ("categories", "purposes", "subjects")
     },
+    ("StaffRole", "key"): derived,
+    ("StaffRole", "name"): wording(),
+    ("StaffRole", "description"): wording(),
+    ("StaffRole", "purposes"): members(
+        "{label} may now read for {items}",
+        "{label} may no longer read for {items}",
+        gained_material=False,
+        lost_material=False,
+        names="purposes",
+    ),
+    ("StaffRole", "categories"): members(
+        "{label} may now read {items}",
+        "{label} may no longer read {items}",
+        gained_material=False,
+        lost_material=False,
+        names="categories",
+    ),
     ("CustomEvent", "key"): derived,
     ("CustomEvent", "name"): wording(),
     ("CustomEvent", "description"): wording(),

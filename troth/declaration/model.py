@@ -343,6 +343,19 @@ class Security(Part):
     measures: tuple[str, ...] = ()
 
 
+class StaffRole(Part):
+    """A group of staff (or contractors, or group entities) and what they may read, and why.
+
+    A read of a subject's data names one of ``purposes``; it covers the categories that purpose
+    uses, narrowed to ``categories`` when those are given (P22, need to know)."""
+
+    key: Key
+    name: str
+    description: str | None = None
+    purposes: Annotated[tuple[Key, ...], Field(min_length=1)]
+    categories: tuple[Key, ...] = ()
+
+
 class Incidents(Part):
     notify_authority_within: Duration | None = None
     notify_subjects: bool = True
@@ -372,5 +385,6 @@ class Declaration(Part):
     children: Children | None = None
     transfers: Transfers | None = None
     security: Security = Security()
+    staff_roles: tuple[StaffRole, ...] = ()
     incidents: Incidents = Incidents()
     changes: Changes = Changes()

@@ -16,6 +16,7 @@ from .model import (
     Recipient,
     RetentionRule,
     Source,
+    StaffRole,
 )
 from .taxonomy import is_under
 
@@ -69,6 +70,23 @@ class Policy:
     @cached_property
     def retention_rules(self) -> dict[str, RetentionRule]:
         return {r.key: r for r in self.declaration.retention}
+
+    @cached_property
+    def staff_roles(self) -> dict[str, StaffRole]:
+        return {r.key: r for r in self.declaration.staff_roles}
+
+    def readable_categories(self, role: str, purpose: str) -> frozenset[str]:
+        """The categories a member of staff role ``role`` may read for ``purpose`` (P22): those
+        the purpose uses, narrowed to the role's own ``categories`` when it lists any. Empty when
+        the role or purpose is unknown, or the role may not name that purpose."""
+        staff_role = self.staff_roles.get(role)
+        declared = self.purposes.get(purpose)
+        if staff_role is None or declared is None or purpose not in staff_role.purposes:
+            return frozenset()
+        used = set(declared.categories)
+        if staff_role.categories:
+            used &= set(staff_role.categories)
+        return frozenset(used)
 
 
 def rule_categories(decl: Declaration, rule: RetentionRule) -> set[str]:
