@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from troth.apikeys import DEFAULT_TTL, KeyCache
 
 from ..site import Site
-from . import consents, decisions, whoami
+from . import consents, decisions, subject_data, whoami
 from .auth import require_key, require_scope
 from .errors import InvalidInput, UnexpectedErrors, http_error, invalid_input, validation_error
 from .limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
@@ -37,7 +37,12 @@ __all__ = [
 API_PREFIX = "/api/v1"
 
 # One router per module of the API, included in this order.
-ROUTERS: list[APIRouter] = [whoami.router, consents.router, decisions.router]
+ROUTERS: list[APIRouter] = [
+    whoami.router,
+    consents.router,
+    decisions.router,
+    subject_data.router,
+]
 
 _DESCRIPTION = """\
 troth's JSON API for the company's own servers. Every call but this reference needs an API key
