@@ -49,6 +49,7 @@ def test_the_scope_registry_names_each_scope_with_a_description() -> None:
     assert list(SCOPES) == [
         "consent:read",
         "consent:write",
+        "data:read",
         "decide",
         "subjects:read",
         "vault:write",
@@ -99,6 +100,37 @@ def test_creating_a_key_writes_its_audit_event_without_the_secret(engine: Engine
     # The secret is URL-safe base64 and may itself contain "_": take it from the parser.
     for never in (text, parts[1], key.secret_hash, "shop backend"):
         assert never not in exported
+
+
+def test_a_data_read_key_carries_its_staff_role_and_no_other_key_has_one(engine: Engine) -> None:
+    with make_sessionmaker(engine).begin() as session:
+        key, text = create_key(
+            session,
+            name="crm",
+            scopes=["data:read", "decide"],
+            now=CREATED,
+            actor=OPERATOR,
+            staff_role="sales",
+        )
+    found = authenticated(engine, text)
+    assert found is not None and found.staff_role == "sales"
+    [event] = events(engine)
+    assert event.details == {
+        "key_id": key.id,
+        "scopes": ["data:read", "decide"],
+        "staff_role": "sales",
+    }
+    for scopes, role, message in (
+        (["data:read"], None, "reads under a staff role"),
+        (["decide"], "sales", "only matters to a key with the data:read scope"),
+        (["data:read"], "sales team", "a staff role is a key"),
+        (["data:read"], "x" * 201, "a staff role is a key"),
+    ):
+        with make_sessionmaker(engine)() as session, pytest.raises(ValueError, match=message):
+            create_key(
+                session, name="x", scopes=scopes, now=CREATED, actor=OPERATOR, staff_role=role
+            )
+    assert len(events(engine)) == 1
 
 
 def test_a_rolled_back_creation_leaves_neither_key_nor_event(engine: Engine) -> None:

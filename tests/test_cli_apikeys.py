@@ -115,11 +115,11 @@ def test_list_shows_ids_states_scopes_and_names_but_no_secret(sqlite_url: str) -
     code, stdout, _ = troth("apikey", "list", "--db", sqlite_url)
     assert code == 0
     header, row_one, row_two = stdout.splitlines()
-    assert header.split() == ["ID", "STATE", "CREATED", "SCOPES", "NAME"]
+    assert header.split() == ["ID", "STATE", "CREATED", "SCOPES", "ROLE", "NAME"]
     first_id, first_secret = parse_key(first) or ("", "")
     second_id, second_secret = parse_key(second) or ("", "")
     assert row_one.startswith(f"{first_id}  active ")
-    assert row_one.split()[-3:] == ["decide", "shop", "backend"]
+    assert row_one.split()[-4:] == ["decide", "-", "shop", "backend"]
     assert row_two.startswith(f"{second_id}  revoked 20")
     assert "consent:read,subjects:read" in row_two
     assert first_secret not in stdout and second_secret not in stdout

@@ -31,10 +31,13 @@ KEY_PREFIX = "troth_"
 ID_LENGTH = 12
 SECRET_BYTES = 32
 MAX_NAME_LENGTH = 100
+# The scope whose calls read subjects' data, and so need a staff role (P22).
+ROLE_SCOPE = "data:read"
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 _PRESENTED = re.compile(r"troth_(?P<id>[a-z2-7]{12})_(?P<secret>[A-Za-z0-9_-]{43})")
 _NO_SUCH_HASH = "0" * 64
+_ROLE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
 
 
 class ApiKeyNotFound(LookupError):
@@ -52,10 +55,13 @@ class AuthenticatedKey:
     id: str
     name: str
     scopes: frozenset[str]
+    staff_role: str | None = None
 
     @classmethod
     def from_row(cls, row: ApiKey) -> AuthenticatedKey:
-        return cls(id=row.id, name=row.name, scopes=frozenset(row.scopes))
+        return cls(
+            id=row.id, name=row.name, scopes=frozenset(row.scopes), staff_role=row.staff_role
+        )
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
@@ -84,17 +90,28 @@ def secret_matches(secret: str, stored_hash: str | None) -> bool:
 
 
 def create_key(
-    session: Session, *, name: str, scopes: Iterable[str], now: datetime, actor: Actor
+    session: Session,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    now: datetime,
+    actor: Actor,
+    staff_role: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key with ``scopes``, and its full text, ``troth_<id>_<secret>``, to show once.
 
-    Only the secret's hash is stored. Writes the audit event ``apikey.created`` (the key's id
-    and scopes, never its name, secret or hash) in the same transaction; the caller commits.
-    Raises :class:`~troth.apikeys.UnknownScope` naming an unknown scope, :class:`ValueError`
-    for no scopes or an unusable name.
+    ``staff_role`` names the declared staff role (P22) whose reads the key makes; a key with the
+    ``data:read`` scope needs one, and no other key may have one. Whether the role is declared
+    is checked on every read, against the policy then in force.
+
+    Only the secret's hash is stored. Writes the audit event ``apikey.created`` (the key's id,
+    scopes and role, never its name, secret or hash) in the same transaction; the caller
+    commits. Raises :class:`~troth.apikeys.UnknownScope` naming an unknown scope,
+    :class:`ValueError` for no scopes, an unusable name, or a role missing or not wanted.
     """
     _require_aware(now, "create_key")
     granted = checked_scopes(scopes)
+    _check_role(granted, staff_role)
     key_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(ID_LENGTH))
     secret = secrets.token_urlsafe(SECRET_BYTES)
     key = ApiKey(
@@ -104,15 +121,13 @@ def create_key(
         scopes=granted,
         created_at=now,
         revoked_at=None,
+        staff_role=staff_role,
     )
     session.add(key)
-    record_event(
-        session,
-        actor=actor,
-        action="apikey.created",
-        details={"key_id": key_id, "scopes": granted},
-        now=now,
-    )
+    details: dict[str, Any] = {"key_id": key_id, "scopes": granted}
+    if staff_role is not None:
+        details["staff_role"] = staff_role
+    record_event(session, actor=actor, action="apikey.created", details=details, now=now)
     return key, f"{KEY_PREFIX}{key_id}_{secret}"
 
 
@@ -173,6 +188,20 @@ def _checked_name(name: str) -> str:
     if any(unicodedata.category(char).startswith("C") for char in cleaned):
         raise ValueError("an API key's name cannot contain control characters")
     return cleaned
+
+
+def _check_role(scopes: list[str], staff_role: str | None) -> None:
+    if ROLE_SCOPE in scopes and staff_role is None:
+        raise ValueError(
+            f"a key with the {ROLE_SCOPE} scope reads under a staff role: name one of the "
+            "declaration's staff_roles (--role)"
+        )
+    if staff_role is None:
+        return
+    if ROLE_SCOPE not in scopes:
+        raise ValueError(f"a staff role only matters to a key with the {ROLE_SCOPE} scope")
+    if len(staff_role) > 200 or not _ROLE.fullmatch(staff_role):
+        raise ValueError("a staff role is a key from the declaration's staff_roles, e.g. 'sales'")
 
 
 def _require_aware(now: datetime, caller: str) -> None:

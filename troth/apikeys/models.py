@@ -14,7 +14,8 @@ class ApiKey(Base):
     """One API key. The secret is shown once at creation; only its SHA-256 is kept.
 
     ``id`` is the public part of the key (it appears in the key itself and in audit events);
-    a revoked key keeps its row, so the audit trail can still name it.
+    a revoked key keeps its row, so the audit trail can still name it. ``staff_role`` is the
+    declared staff role (P22) the key reads subjects' data under, for keys with ``data:read``.
     """
 
     __tablename__ = "api_keys"
@@ -25,6 +26,7 @@ class ApiKey(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    staff_role: Mapped[str | None] = mapped_column(String(200))
 
     def __repr__(self) -> str:
         revoked = self.revoked_at is not None

@@ -9,6 +9,10 @@ SCOPES: Mapping[str, str] = MappingProxyType(
     {
         "consent:read": "Read consent state, its history and consent receipts.",
         "consent:write": "Record and withdraw consent; link identities to a subject.",
+        "data:read": (
+            "Read a subject's collected data for a named purpose, as the key's staff role "
+            "allows (needs --role)."
+        ),
         "decide": 'Ask whether a purpose is allowed for a subject ("may I?").',
         "subjects:read": "Look up data subjects by identity.",
         "vault:write": "Collect personal data into the vault; record events that start "

@@ -68,6 +68,12 @@ def apikey_create(
         ..., "--scope", metavar="SCOPE", help="A scope to grant; repeat for more"
     ),
     name: str = typer.Option("", "--name", help="What the key is for, e.g. 'newsletter service'"),
+    role: str | None = typer.Option(
+        None,
+        "--role",
+        metavar="ROLE",
+        help="The declared staff role a data:read key reads under (required with data:read)",
+    ),
     db: str = typer.Option(DEFAULT_DB, "--db", envvar="TROTH_DB", help=DB_HELP),
 ) -> None:
     """Create a key with the given scopes; print it once (only its hash is kept)."""
@@ -84,6 +90,7 @@ def apikey_create(
                 scopes=scopes,
                 now=datetime.now(UTC),
                 actor=Actor.system(CLI_ACTOR_ID),
+                staff_role=role,
             ),
         )
     except UnknownScope as exc:
@@ -95,8 +102,10 @@ def apikey_create(
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None
     # The key alone on standard output, so that `KEY=$(troth apikey create ...)` captures it.
+    as_role = f", reading as staff role {key.staff_role}" if key.staff_role else ""
     err.print(
-        f"created API key {_describe(key)} with scope(s) {', '.join(key.scopes)}", markup=False
+        f"created API key {_describe(key)} with scope(s) {', '.join(key.scopes)}{as_role}",
+        markup=False,
     )
     typer.echo(text)
     err.print(
@@ -110,22 +119,26 @@ def apikey_create(
 def apikey_list(
     db: str = typer.Option(DEFAULT_DB, "--db", envvar="TROTH_DB", help=DB_HELP),
 ) -> None:
-    """List every key, revoked ones too: id, state, created, scopes, name (never the secret)."""
+    """List every key, revoked ones too: id, state, created, scopes, role, name (never the
+    secret)."""
     from troth.apikeys import list_keys
 
     keys = _in_transaction_or_exit(db, list_keys)
     if not keys:
         out.print("no API keys; create one with `troth apikey create --scope SCOPE`", markup=False)
         return
-    rows = [("ID", "STATE", "CREATED", "SCOPES", "NAME")]
+    rows = [("ID", "STATE", "CREATED", "SCOPES", "ROLE", "NAME")]
     for key in keys:
         state = f"revoked {_minute(key.revoked_at)}" if key.revoked_at else "active"
-        rows.append((key.id, state, _minute(key.created_at), ",".join(key.scopes), key.name))
+        scopes = ",".join(key.scopes)
+        rows.append(
+            (key.id, state, _minute(key.created_at), scopes, key.staff_role or "-", key.name)
+        )
     # Plain aligned columns, never truncated or wrapped, so that ids can be copied and grepped.
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        out.print("  ".join([*cells, row[4]]).rstrip(), markup=False, highlight=False)
+        out.print("  ".join([*cells, row[5]]).rstrip(), markup=False, highlight=False)
 
 
 @apikey_app.command("revoke")

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 
 audit_app = typer.Typer(
-    help="The audit trail: verify its hash chain, export it as JSON lines.", no_args_is_help=True
+    help="The audit trail: verify its hash chain, export it as JSON lines, list who read a "
+    "subject's data.",
+    no_args_is_help=True,
 )
 app.add_typer(audit_app, name="audit")
 
@@ -105,3 +107,71 @@ def audit_export(
     finally:
         partial.unlink(missing_ok=True)
     err.print(f"wrote {count} events to {output}", markup=False)
+
+
+@audit_app.command("who-read")
+def audit_who_read(
+    subject_id: str = typer.Argument(..., metavar="SUBJECT", help="The subject's troth id"),
+    db: str = typer.Option(DEFAULT_DB, "--db", envvar="TROTH_DB", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead"),
+) -> None:
+    """List every read of a subject's data (and every refused attempt): when, by whom, under
+    which role, for which purpose, and which categories."""
+    import json
+
+    from troth.subjects.registry import UnknownSubject
+    from troth.vault import who_read
+
+    def show(session: Session) -> int:
+        try:
+            reads = who_read(session, subject_id)
+        except UnknownSubject:
+            err.print(f"error: there is no subject {subject_id!r}", markup=False)
+            raise typer.Exit(1) from None
+        if as_json:
+            for read in reads:
+                typer.echo(
+                    json.dumps(
+                        {
+                            "seq": read.seq,
+                            "at": read.occurred_at.isoformat(),
+                            "actor": f"{read.actor_kind}:{read.actor_id}",
+                            "staff": read.staff,
+                            "role": read.role,
+                            "purpose": read.purpose,
+                            "categories": list(read.categories),
+                            "items": read.items,
+                            "refused": read.refused,
+                            "policy_version": read.policy_version,
+                        }
+                    )
+                )
+            return len(reads)
+        if not reads:
+            out.print(f"no one has read the data of subject {subject_id}", markup=False)
+            return 0
+        rows = [("WHEN", "WHO", "STAFF", "ROLE", "PURPOSE", "READ")]
+        for read in reads:
+            outcome = (
+                f"refused: {read.refused}"
+                if read.refused
+                else f"{read.items} item(s): {', '.join(read.categories) or 'nothing held'}"
+            )
+            rows.append(
+                (
+                    read.occurred_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                    f"{read.actor_kind}:{read.actor_id}",
+                    read.staff or "-",
+                    read.role,
+                    read.purpose,
+                    outcome,
+                )
+            )
+        # Plain aligned columns, never truncated or wrapped, so that they can be grepped.
+        widths = [max(len(row[column]) for row in rows) for column in range(5)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            out.print("  ".join([*cells, row[5]]).rstrip(), markup=False, highlight=False)
+        return len(reads)
+
+    _audit_events_or_exit(db, show)

@@ -3,7 +3,8 @@
 :func:`collect` checks a submission against the declaration and stores it, each value encrypted
 under its subject's own data key, with its retention deadline; :func:`record_subject_event`
 starts the clocks that wait for an event; :func:`items_of` reads a subject's data back;
-:func:`shred_subject` destroys a subject's key. See docs/vault.md.
+:func:`shred_subject` destroys a subject's key; :func:`read_for_staff` is a need-to-know read
+by staff, audited, and :func:`who_read` lists those reads. See docs/vault.md and docs/access.md.
 """
 
 from .cards import has_card_number, luhn_valid
@@ -19,6 +20,7 @@ from .models import SubjectEvent, VaultItem
 from .reading import StoredItem, items_of
 from .retention import Deadline, covering_rules, deadline
 from .shredding import Shredded, shred_subject
+from .staff_reads import ReadRecord, StaffRead, StaffReadInputError, read_for_staff, who_read
 from .subject_events import EventRecorded, EventRefused, event_keys, record_subject_event
 
 __all__ = [
@@ -28,7 +30,10 @@ __all__ = [
     "EventRecorded",
     "EventRefused",
     "FieldInput",
+    "ReadRecord",
     "Shredded",
+    "StaffRead",
+    "StaffReadInputError",
     "StoredField",
     "StoredItem",
     "StrippedField",
@@ -41,6 +46,8 @@ __all__ = [
     "has_card_number",
     "items_of",
     "luhn_valid",
+    "read_for_staff",
     "record_subject_event",
     "shred_subject",
+    "who_read",
 ]

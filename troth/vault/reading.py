@@ -3,6 +3,7 @@ read that names its purpose (the callers audit the read)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,8 +33,15 @@ class StoredItem:
     waiting_for: str | None
 
 
-def items_of(session: Session, keyring: Keyring, subject_id: str) -> list[StoredItem]:
-    """Every item held for a subject (and the subjects merged into it), oldest first.
+def items_of(
+    session: Session,
+    keyring: Keyring,
+    subject_id: str,
+    *,
+    categories: Collection[str] | None = None,
+) -> list[StoredItem]:
+    """Every item held for a subject (and the subjects merged into it), oldest first; only
+    those of ``categories`` when given (the others are not even decrypted).
 
     Raises :class:`~troth.subjects.registry.ShreddedSubject` when a key needed is destroyed,
     and :class:`~troth.subjects.TamperedError` when a value was altered.
@@ -44,11 +52,10 @@ def items_of(session: Session, keyring: Keyring, subject_id: str) -> list[Stored
     for row in session.scalars(select(Subject).where(Subject.id.in_(ids))):
         if row.wrapped_key is not None:
             keys[row.id] = keyring.unwrap(row.wrapped_key)
-    items = session.scalars(
-        select(VaultItem)
-        .where(VaultItem.subject_id.in_(ids))
-        .order_by(VaultItem.collected_at, VaultItem.id)
-    )
+    query = select(VaultItem).where(VaultItem.subject_id.in_(ids))
+    if categories is not None:
+        query = query.where(VaultItem.category.in_(sorted(categories)))
+    items = session.scalars(query.order_by(VaultItem.collected_at, VaultItem.id))
     found: list[StoredItem] = []
     for item in items:
         key = keys.get(item.subject_id)
