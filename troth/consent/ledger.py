@@ -2,7 +2,7 @@
 
 Reading is in :mod:`.reading`, cookie banner choices in :mod:`.cookies`.
 
-Rows are only ever added. Every write also adds a row to the change feed
+Rows are only ever added. Every write also adds one row to the change feed
 (:class:`~troth.consent.models.ConsentChange`) for decision caches in other processes, notes the
 subject in ``session.info`` for the cache in this one, and writes its audit event, all in the
 caller's transaction.
@@ -248,12 +248,20 @@ def _insert_events(
 
 
 def mark_changed(session: Session, subject_ids: Iterable[str | None], now: datetime) -> None:
-    """Tell decision caches that these subjects (None: every subject) changed."""
+    """Tell decision caches that these subjects (None: every subject) changed.
+
+    One row in the change feed per call, listing the subjects, so that a write touching many
+    subjects costs one insert, and a cache polling the feed reads one row for it.
+    """
     ids = list(dict.fromkeys(subject_ids))
     if not ids:
         return
-    session.execute(insert(ConsentChange), [{"subject_id": s, "changed_at": now} for s in ids])
-    session.info.setdefault(TOUCHED, set()).update(ids)
+    every = None in ids
+    session.execute(
+        insert(ConsentChange),
+        {"subject_ids": None if every else ids, "changed_at": now},
+    )
+    session.info.setdefault(TOUCHED, set()).update([None] if every else ids)
 
 
 def record_consents(
