@@ -10,6 +10,7 @@ caller's transaction.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import uuid
@@ -202,8 +203,10 @@ def record_ids(count: int) -> list[str]:
 Processor = Callable[[Any], Any] | None
 
 
-def _processors(dialect: Dialect, columns: Sequence[str]) -> list[Processor]:
-    """What SQLAlchemy would do to each column's value before handing it to the driver."""
+@functools.lru_cache(maxsize=32)
+def _processors(dialect: Dialect, columns: tuple[str, ...]) -> list[Processor]:
+    """What SQLAlchemy would do to each column's value before handing it to the driver
+    (worked out once per engine's dialect: adapting the types costs more than using them)."""
     types = [CONSENT_EVENTS.c[name].type.dialect_impl(dialect) for name in columns]
     return [t.bind_processor(dialect) for t in types]
 
