@@ -314,7 +314,7 @@ def bench_writes(workdir: Path, db_url: str, label: str) -> list[Row]:
             f"raw executemany INSERT: {raw:,.0f}/s",
         ),
         (
-            f"  (reference) raw executemany, a commit per 1,000, {label}",
+            f"  reference: raw, a commit per 1,000 rows, {label}",
             per_call,
             "events/s",
             per_call / raw,

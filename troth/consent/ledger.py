@@ -11,6 +11,7 @@ caller's transaction.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import uuid
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import JSON, Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -207,8 +208,16 @@ Processor = Callable[[Any], Any] | None
 def _processors(dialect: Dialect, columns: tuple[str, ...]) -> list[Processor]:
     """What SQLAlchemy would do to each column's value before handing it to the driver
     (worked out once per engine's dialect: adapting the types costs more than using them)."""
-    types = [CONSENT_EVENTS.c[name].type.dialect_impl(dialect) for name in columns]
-    return [t.bind_processor(dialect) for t in types]
+    processors: list[Processor] = []
+    for name in columns:
+        column_type = CONSENT_EVENTS.c[name].type
+        if isinstance(column_type, JSON):
+            # JSON goes as text, serialised as SQLAlchemy would: PostgreSQL's driver would
+            # otherwise serialise a shape's value again for every row.
+            processors.append(json.dumps)
+        else:
+            processors.append(column_type.dialect_impl(dialect).bind_processor(dialect))
+    return processors
 
 
 def _driver_values(values: Sequence[Any], processors: Sequence[Processor]) -> tuple[Any, ...]:
