@@ -189,7 +189,7 @@ def _event_row(
 
 def record_ids(count: int) -> list[str]:
     """``count`` fresh random (version 4) UUIDs as strings, from one read of the OS's random
-    source: the same values ``str(uuid.uuid4())`` gives, without building a UUID object each."""
+    source: what ``str(uuid.uuid4())`` gives, without building a UUID object for each."""
     raw = bytearray(os.urandom(16 * count))
     raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])  # version 4
     raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])  # the RFC 4122 variant
