@@ -95,30 +95,30 @@ def test_a_cache_elsewhere_forgets_every_subject_of_one_row(
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A database migrated to revision 0003, when the feed had one subject per row."""
+def engine_at_0004(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database migrated to revision 0004, the last in which the feed had one subject per row."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'feed.db'}")
-        upgrade(engine, "0003")
+        upgrade(engine, "0004")
         yield engine
         engine.dispose()
         return
     with postgres_schema(request.getfixturevalue("postgres_url")) as url:
         engine = make_engine(url)
-        upgrade(engine, "0003")
+        upgrade(engine, "0004")
         yield engine
         engine.dispose()
 
 
-def test_the_migration_keeps_what_each_row_meant(engine_at_0003: Engine) -> None:
+def test_the_migration_keeps_what_each_row_meant(engine_at_0004: Engine) -> None:
     insert_old = text(
         "INSERT INTO consent_changes (seq, subject_id, changed_at) VALUES (:seq, :sid, :at)"
     )
-    with engine_at_0003.begin() as connection:
+    with engine_at_0004.begin() as connection:
         connection.execute(insert_old, {"seq": 1, "sid": "subject-a", "at": NOW})
         connection.execute(insert_old, {"seq": 2, "sid": None, "at": NOW})
-    upgrade(engine_at_0003)
-    sessions = make_sessionmaker(engine_at_0003)
+    upgrade(engine_at_0004)
+    sessions = make_sessionmaker(engine_at_0004)
     assert feed(sessions) == [["subject-a"], None]
 
     with sessions.begin() as session:
@@ -126,8 +126,8 @@ def test_the_migration_keeps_what_each_row_meant(engine_at_0003: Engine) -> None
         session.add(ConsentChange(seq=4, subject_ids=["subject-d"], changed_at=NOW))
     # Going back, a row naming several subjects can only become "every subject": a cache then
     # forgets more than it must, never less.
-    downgrade(engine_at_0003, "0003")
-    with engine_at_0003.connect() as connection:
+    downgrade(engine_at_0004, "0004")
+    with engine_at_0004.connect() as connection:
         rows = connection.execute(
             text("SELECT seq, subject_id FROM consent_changes ORDER BY seq")
         ).all()
