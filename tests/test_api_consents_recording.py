@@ -4,6 +4,7 @@ committed."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -31,7 +32,9 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
+from troth.consent import ConsentInput
 from troth.consent.models import ConsentEvent
+from troth.web.api.consents import BatchConsentIn, ConsentIn
 
 pytestmark = pytest.mark.usefixtures("no_personal_data_in_logs")
 
@@ -97,6 +100,26 @@ def test_recording_events_answers_their_record_ids_in_order(
 
 
 # -- POST /subjects/{subject_id}/consents: refused input -----------------------------------------
+
+
+def test_every_field_of_an_event_reaches_the_ledger() -> None:
+    # The route copies an event's fields one by one into the ledger's input: none may be left
+    # behind when either side gains a field.
+    given = {
+        "purpose": "newsletter",
+        "state": "given",
+        "method": "web_form",
+        "acted_by": "nominee",
+        "actor_ref": "nominee-7",
+        "categories": ["user.contact.email"],
+        "jurisdiction": "eu-gdpr",
+        "language": "hi-IN",
+        "collection_point": "https://kestrel.example/signup",
+    }
+    assert set(given) == {f.name for f in dataclasses.fields(ConsentInput)}
+    assert set(given) == set(ConsentIn.model_fields)
+    for model in (ConsentIn, BatchConsentIn):
+        assert dataclasses.asdict(model.model_validate(given).as_input()) == given
 
 
 @pytest.mark.parametrize(

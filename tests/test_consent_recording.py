@@ -3,8 +3,11 @@ every field stored, expiry, and input refused with its field named and nothing w
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+
 import pytest
-from consent_support import DAY, NOW, STAFF, counts, events_of, give
+from consent_support import DAY, NOW, STAFF, counts, events_of, give, new_subject
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +22,8 @@ from troth.consent import (
     withdraw,
 )
 from troth.declaration import Policy
+from troth.store import make_engine, make_sessionmaker, upgrade
+from troth.subjects import Keyring
 from troth.subjects.registry import UnknownSubject
 
 # Recording and reading ---------------------------------------------------------------------------
@@ -137,6 +142,81 @@ def test_every_field_of_the_record_is_stored(
     assert analytics.expires_at is None  # no expiry declared for the purpose itself
     assert testimonials.expires_at is None  # a refusal does not expire
     assert len({newsletter.record_id, analytics.record_id, testimonials.record_id}) == 3
+
+
+def test_a_batch_of_mixed_shapes_stores_each_event_as_given(
+    sessions: sessionmaker[Session], subject: str, keyring: Keyring, kestrel_policy: Policy
+) -> None:
+    # Events of one shape share their checked values; each must still get its own id, subject
+    # and actor reference, and the values of its own shape.
+    with sessions.begin() as session:
+        other = new_subject(session, keyring)
+    items = [
+        (subject, ConsentInput("newsletter", "given", actor_ref="ref-0")),
+        (other, ConsentInput("site_analytics", "refused", method="cookie_banner")),
+        (other, ConsentInput("newsletter", "given", actor_ref="ref-2")),
+        (subject, ConsentInput("testimonials", "given", language="hi-IN")),
+        (subject, ConsentInput("newsletter", "given")),
+    ]
+    with sessions.begin() as session:
+        rows = record_consents(session, kestrel_policy, items, actor=STAFF, now=NOW)
+    stored = {e.record_id: e for sid in (subject, other) for e in events_of(sessions, sid)}
+    assert [r["record_id"] for r in rows] == list(dict.fromkeys(r["record_id"] for r in rows))
+    assert set(stored) == {r["record_id"] for r in rows}
+    for (subject_id, item), row in zip(items, rows, strict=True):
+        event = stored[row["record_id"]]
+        parsed = uuid.UUID(event.record_id)
+        assert (str(parsed), parsed.version, parsed.variant) == (
+            event.record_id,
+            4,
+            uuid.RFC_4122,
+        )
+        assert (event.subject_id, event.purpose, event.state) == (
+            subject_id,
+            item.purpose,
+            item.state,
+        )
+        assert event.method == item.method and event.actor_ref == item.actor_ref
+        assert event.language == (item.language or "en")
+        assert event.occurred_at == NOW
+        assert event.categories == list(kestrel_policy.purposes[item.purpose].categories)
+        declared = kestrel_policy.purposes[item.purpose].consent_expires_after
+        given = item.state == "given" and declared is not None
+        assert event.expires_at == (declared.add_to(NOW) if given and declared else None)
+
+
+def test_a_driver_with_named_parameters_takes_the_core_insert(
+    tmp_path: Path, keyring: Keyring, kestrel_policy: Policy
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'named.db'}", paramstyle="named")
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        subject = new_subject(session, keyring)
+        rows = record_consents(
+            session,
+            kestrel_policy,
+            [
+                (subject, ConsentInput("newsletter", "given", actor_ref="ref-1")),
+                (subject, ConsentInput("testimonials", "refused")),
+            ],
+            actor=STAFF,
+            now=NOW,
+        )
+    newsletter, testimonials = events_of(sessions, subject)
+    engine.dispose()
+    assert [newsletter.record_id, testimonials.record_id] == [r["record_id"] for r in rows]
+    assert (newsletter.state, newsletter.actor_ref, newsletter.occurred_at) == (
+        "given",
+        "ref-1",
+        NOW,
+    )
+    assert newsletter.categories == list(kestrel_policy.purposes["newsletter"].categories)
+    assert (testimonials.state, testimonials.actor_ref, testimonials.language) == (
+        "refused",
+        None,
+        "en",
+    )
 
 
 def test_consent_from_the_cookie_banner_expires_when_the_banner_says(

@@ -6,7 +6,8 @@ dropped
 - at once, in this process, when a transaction that changed the subject commits (a session
   ``after_commit`` hook reads the subjects the ledger noted in ``session.info``);
 - within ``poll_interval`` (250 ms by default), in every other process: each cache polls the
-  ``consent_changes`` feed, which every ledger write appends to in its own transaction;
+  ``consent_changes`` feed, which every ledger write appends one row to (listing the subjects
+  it changed) in its own transaction;
 - when it expires by itself (a consent's expiry time passes).
 
 The feed is read with a look-back window, so a transaction that committed late with a lower
@@ -236,16 +237,24 @@ class DecisionCache:
     def poll(self) -> int:
         """Read the change feed once; returns how many changes were new."""
         with self._sessions() as session:
-            rows = session.execute(
-                select(ConsentChange.seq, ConsentChange.subject_id)
-                .where(ConsentChange.seq > self._floor)
-                .order_by(ConsentChange.seq)
+            # The look-back re-reads rows already seen on every poll: their numbers are enough
+            # to tell, and only new rows' subject lists are read.
+            seqs = session.scalars(
+                select(ConsentChange.seq).where(ConsentChange.seq > self._floor)
             ).all()
-            fresh = [row for row in rows if row.seq not in self._seen]
+            fresh = [seq for seq in seqs if seq not in self._seen]
             if fresh:
-                self.invalidate(row.subject_id for row in fresh)
-                self._seen.update(row.seq for row in fresh)
-            self._advance_floor(max((row.seq for row in rows), default=self._floor))
+                changed: list[str | None] = []
+                for start in range(0, len(fresh), 500):
+                    for subject_ids in session.scalars(
+                        select(ConsentChange.subject_ids).where(
+                            ConsentChange.seq.in_(fresh[start : start + 500])
+                        )
+                    ):
+                        changed.extend([None] if subject_ids is None else subject_ids)
+                self.invalidate(changed)
+                self._seen.update(fresh)
+            self._advance_floor(max(seqs, default=self._floor))
         self._prune_feed()
         self.polls += 1
         return len(fresh)

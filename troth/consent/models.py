@@ -118,13 +118,15 @@ class ConsentRenewal(Base):
 
 
 class ConsentChange(Base):
-    """A change feed for decision caches in other processes: which subject changed, when.
+    """A change feed for decision caches in other processes: which subjects changed, when.
 
-    An empty ``subject_id`` means every subject (a renewal, a new policy). Old rows are pruned.
+    One row per write, however many subjects it touched (a batch of a thousand events is one
+    row, not one per subject). An empty ``subject_ids`` (SQL NULL) means every subject (a
+    renewal, a new policy). Old rows are pruned.
     """
 
     __tablename__ = "consent_changes"
 
     seq: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
-    subject_id: Mapped[str | None] = mapped_column(String(36))
+    subject_ids: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -71,7 +71,18 @@ class ConsentIn(Strict):
     collection_point: str | None = Field(default=None, max_length=500)
 
     def as_input(self) -> ConsentInput:
-        return ConsentInput(**self.model_dump())
+        # Field by field rather than through model_dump: a batch converts a thousand of these.
+        return ConsentInput(
+            purpose=self.purpose,
+            state=self.state,
+            method=self.method,
+            acted_by=self.acted_by,
+            actor_ref=self.actor_ref,
+            categories=self.categories,
+            jurisdiction=self.jurisdiction,
+            language=self.language,
+            collection_point=self.collection_point,
+        )
 
 
 class ConsentEventsIn(Strict):
@@ -381,8 +392,7 @@ def record_batch(
         else:
             assert event.subject_id is not None
             subject_id = event.subject_id
-        data = event.model_dump(exclude={"subject_id", "identity"})
-        items.append((subject_id, ConsentInput(**data)))
+        items.append((subject_id, event.as_input()))
     try:
         rows = record_consents(session, s.policy, items, actor=actor, now=now)
     except ConsentInputError as exc:
