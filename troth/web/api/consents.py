@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -25,13 +24,13 @@ from troth.consent import (
     withdraw,
 )
 from troth.consent.receipts import policy_for_version
-from troth.store import write_scope
-from troth.subjects import IdentityError, Keyring
+from troth.subjects import IdentityError
 from troth.subjects.registry import UnknownSubject, get_subject, resolve_subject
 
 from ..site import Site, site
 from .auth import require_scope
 from .errors import InvalidInput
+from .sessions import Reading, Writing, keyring_for
 
 router = APIRouter(tags=["consent"])
 
@@ -115,29 +114,6 @@ class SubjectIn(Strict):
     identity: IdentityIn
 
 
-def _keyring(s: Site) -> Keyring:
-    if s.keyring is None:
-        raise HTTPException(
-            status_code=503, detail="no master key is configured, so identities cannot be stored"
-        )
-    return s.keyring
-
-
-def _writing(request: Request) -> Iterator[Session]:
-    with write_scope(site(request).sessions) as session:
-        yield session
-
-
-def _reading(request: Request) -> Iterator[Session]:
-    with site(request).sessions() as session:
-        yield session
-
-
-# scope="function": the transaction ends (committed, or rolled back by an error) before the
-# answer is sent, so a 2xx means it is stored, and the decision cache has already dropped what
-# it changed. A commit that fails is answered as an error, not after a success was sent.
-Writing = Annotated[Session, Depends(_writing, scope="function")]
-Reading = Annotated[Session, Depends(_reading, scope="function")]
 WriteKey = Annotated[AuthenticatedKey, Depends(require_scope("consent:write"))]
 ReadKey = Annotated[AuthenticatedKey, Depends(require_scope("consent:read"))]
 
@@ -192,7 +168,7 @@ def find_or_create_subject(
     try:
         subject, created = resolve_subject(
             session,
-            _keyring(s),
+            keyring_for(s, "identities cannot be stored"),
             body.identity.kind,
             body.identity.value,
             now=_now(s),
@@ -217,7 +193,7 @@ def link(
     try:
         canonical, merged = link_identity(
             session,
-            _keyring(s),
+            keyring_for(s, "identities cannot be stored"),
             s.policy,
             subject_id,
             body.kind,
@@ -379,7 +355,7 @@ def record_batch(
                 try:
                     subject, _ = resolve_subject(
                         session,
-                        _keyring(s),
+                        keyring_for(s, "identities cannot be stored"),
                         *ref,
                         now=now,
                         actor=actor,

@@ -6,7 +6,6 @@ never through the API: an API key can propose and take down, not consent for som
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
@@ -23,13 +22,13 @@ from troth.publications import (
     revise_draft,
     withdraw,
 )
-from troth.store import write_scope
-from troth.subjects import IdentityError, Keyring
+from troth.subjects import IdentityError
 from troth.subjects.registry import UnknownSubject, get_subject, resolve_subject
 
 from ..site import Site, public_base, site
 from .auth import require_scope
 from .errors import InvalidInput
+from .sessions import Reading, Writing, keyring_for
 
 router = APIRouter(tags=["publications"])
 
@@ -70,27 +69,6 @@ class DraftIn(ContentIn):
     kind: Literal["testimonial", "case_study", "portfolio"]
 
 
-def _keyring(s: Site) -> Keyring:
-    if s.keyring is None:
-        raise HTTPException(
-            status_code=503, detail="no master key is configured, so publications cannot be stored"
-        )
-    return s.keyring
-
-
-def _writing(request: Request) -> Iterator[Session]:
-    with write_scope(site(request).sessions) as session:
-        yield session
-
-
-def _reading(request: Request) -> Iterator[Session]:
-    with site(request).sessions() as session:
-        yield session
-
-
-# scope="function": committed (or rolled back) before the answer is sent; see consents.py.
-Writing = Annotated[Session, Depends(_writing, scope="function")]
-Reading = Annotated[Session, Depends(_reading, scope="function")]
 WriteKey = Annotated[AuthenticatedKey, Depends(require_scope("publications:write"))]
 ReadKey = Annotated[AuthenticatedKey, Depends(require_scope("publications:read"))]
 
@@ -119,7 +97,7 @@ def _subject_of(session: Session, s: Site, body: DraftIn, key: AuthenticatedKey)
     try:
         subject, _created = resolve_subject(
             session,
-            _keyring(s),
+            keyring_for(s, "publications cannot be stored"),
             body.identity.kind,
             body.identity.value,
             now=s.clock(),
@@ -138,7 +116,7 @@ def create_draft(
     body: DraftIn, request: Request, session: Writing, key: WriteKey
 ) -> dict[str, Any]:
     s = site(request)
-    keyring = _keyring(s)
+    keyring = keyring_for(s, "publications cannot be stored")
     subject_id = _subject_of(session, s, body, key)
     try:
         item = draft_publication(
@@ -172,7 +150,7 @@ def change_draft(
     key: WriteKey,
 ) -> dict[str, Any]:
     s = site(request)
-    keyring = _keyring(s)
+    keyring = keyring_for(s, "publications cannot be stored")
     try:
         item = revise_draft(
             session,
@@ -200,7 +178,7 @@ def change_draft(
 
 @router.get("/publications", summary="The approved publications, not withdrawn")
 def list_published(request: Request, session: Reading, _key: ReadKey) -> dict[str, Any]:
-    items = published(session, _keyring(site(request)))
+    items = published(session, keyring_for(site(request), "publications cannot be stored"))
     return {
         "publications": [
             {

@@ -7,20 +7,18 @@ is audited too: its transaction is committed before the 403 is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from sqlalchemy.orm import Session
 
 from troth.apikeys import AuthenticatedKey
-from troth.store import write_scope
 from troth.subjects.registry import ShreddedSubject, UnknownSubject
 from troth.vault import StaffReadInputError, read_for_staff
 
 from ..site import site
 from .auth import require_scope
 from .errors import InvalidInput
+from .sessions import Writing, keyring_for
 
 router = APIRouter(tags=["vault"])
 
@@ -33,13 +31,6 @@ SubjectId = Annotated[
 ]
 
 
-def _writing(request: Request) -> Iterator[Session]:
-    # A read writes its audit event, so it is a writing transaction.
-    with write_scope(site(request).sessions) as session:
-        yield session
-
-
-Auditing = Annotated[Session, Depends(_writing, scope="function")]
 ReadKey = Annotated[AuthenticatedKey, Depends(require_scope("data:read"))]
 
 
@@ -50,7 +41,7 @@ ReadKey = Annotated[AuthenticatedKey, Depends(require_scope("data:read"))]
 def read_subject_data(
     subject_id: SubjectId,
     request: Request,
-    session: Auditing,
+    session: Writing,  # a read writes its audit event
     key: ReadKey,
     purpose: Annotated[
         str,
@@ -69,10 +60,7 @@ def read_subject_data(
     ] = None,
 ) -> dict[str, Any]:
     s = site(request)
-    if s.keyring is None:
-        raise HTTPException(
-            status_code=503, detail="no master key is configured, so no data can be read"
-        )
+    keyring = keyring_for(s, "no data can be read")
     # create_key refuses a data:read key without a role; a row edited by hand is still refused.
     if key.staff_role is None:
         raise HTTPException(status_code=403, detail="This API key has no staff role to read under")
@@ -80,7 +68,7 @@ def read_subject_data(
         read = read_for_staff(
             session,
             s.policy,
-            s.keyring,
+            keyring,
             subject_id=subject_id,
             role=key.staff_role,
             purpose=purpose,

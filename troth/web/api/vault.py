@@ -3,17 +3,14 @@ retention clocks that wait for an event. See docs/vault.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy.orm import Session
 
 from troth.apikeys import AuthenticatedKey
-from troth.store import write_scope
-from troth.subjects import IdentityError, Keyring, encrypt
+from troth.subjects import IdentityError, encrypt
 from troth.subjects.registry import UnknownSubject, find_subject
 from troth.vault import (
     CollectionRefused,
@@ -24,9 +21,10 @@ from troth.vault import (
 )
 from troth.vault.collect import MAX_COLLECTION_POINT, MAX_FIELDS, MAX_VALUE_CHARS, Seal
 
-from ..site import Site, site
+from ..site import site
 from .auth import require_scope
 from .errors import InvalidInput
+from .sessions import Writing, keyring_for
 
 router = APIRouter(tags=["vault"])
 
@@ -80,21 +78,7 @@ def value_seal() -> Seal:
     return encrypt
 
 
-def _writing(request: Request) -> Iterator[Session]:
-    with write_scope(site(request).sessions) as session:
-        yield session
-
-
-Writing = Annotated[Session, Depends(_writing, scope="function")]
 VaultKey = Annotated[AuthenticatedKey, Depends(require_scope("vault:write"))]
-
-
-def _keyring(s: Site) -> Keyring:
-    if s.keyring is None:
-        raise HTTPException(
-            status_code=503, detail="no master key is configured, so personal data cannot be stored"
-        )
-    return s.keyring
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -117,7 +101,7 @@ def collect_submission(
         result = collect(
             session,
             s.policy,
-            _keyring(s),
+            keyring_for(s, "personal data cannot be stored"),
             identity=(body.identity.kind, body.identity.value),
             fields=[FieldInput(f.category, f.value) for f in body.fields],
             source=body.source,
@@ -161,7 +145,12 @@ def record_event(
     subject_id = body.subject_id
     if body.identity is not None:
         try:
-            found = find_subject(session, _keyring(s), body.identity.kind, body.identity.value)
+            found = find_subject(
+                session,
+                keyring_for(s, "personal data cannot be stored"),
+                body.identity.kind,
+                body.identity.value,
+            )
         except IdentityError as exc:
             raise InvalidInput(("identity.value", exc.reason)) from None
         if found is None:
