@@ -243,6 +243,16 @@ def check_link(
     return _complete(session, keyring, row, "link", now, policy_version)
 
 
+def peek_link(session: Session, keyring: Keyring, token: str, now: datetime) -> Refused | None:
+    """Why the link's token would be refused now, or None if it would verify; changes nothing
+    (a page shows this before the person confirms, since mail scanners open links too)."""
+    if not _TOKEN.fullmatch(token):
+        return Refused(Refusal.unknown)
+    hashes = keyring.verification_hashes("link", token)
+    row = session.scalar(select(EmailVerification).where(EmailVerification.link_hash.in_(hashes)))
+    return _refusal(row, now)
+
+
 def _complete(
     session: Session,
     keyring: Keyring,
