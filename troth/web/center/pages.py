@@ -89,21 +89,29 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 def page(
-    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    *,
+    forms: bool = True,
 ) -> Response:
-    """Render a center page with a CSRF token for its forms (and the nonce cookie it needs)."""
+    """Render a center page; one with ``forms`` gets a CSRF token for them (and the nonce cookie
+    it is bound to). A page without (a message, the unsubscribe page) sets no cookie."""
     s = site(request)
+    base = {"page": "center", "csrf": "", "policy": s.policy}
     nonce, new = form_nonce(request)
-    csrf = form_token(s.keyring, nonce, s.clock()) if s.keyring else ""
-    base = {"page": "center", "csrf": csrf, "policy": s.policy}
+    if forms and s.keyring is not None:
+        base["csrf"] = form_token(s.keyring, nonce, s.clock())
     response = render(request, f"center/{template}", base | context, status_code=status_code)
-    if new:
+    if forms and new:
         keep_nonce(response, request, nonce, s.public_url)
     return response
 
 
 def message(request: Request, status: int, heading: str, text: str, **extra: Any) -> Response:
-    return page(request, "message.html", {"heading": heading, "message": text} | extra, status)
+    context = {"heading": heading, "message": text} | extra
+    return page(request, "message.html", context, status, forms=False)
 
 
 def forbidden(request: Request) -> Response:

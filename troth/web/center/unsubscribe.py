@@ -93,7 +93,8 @@ async def confirm(request: Request, token: str) -> Response:
         name = await run_in_threadpool(_guarded, load)
     except _Refused as refused:
         return message(request, refused.status, refused.heading, refused.text, start_again=True)
-    return page(request, "unsubscribe.html", {"purpose_name": name, "one_click": ONE_CLICK})
+    context = {"purpose_name": name, "one_click": ONE_CLICK}
+    return page(request, "unsubscribe.html", context, forms=False)
 
 
 @router.post("/unsubscribe/{token}")
