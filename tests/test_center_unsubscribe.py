@@ -14,9 +14,16 @@ from consent_api_support import (
     assert_error,
     assert_invalid,
 )
+from consent_support import NOW
 from httpx import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from support import dump, kestrel_data, messages, read
 
-from troth.notify.unsubscribe import LIFETIME, unsubscribe_url
+from troth.consent import SubjectSignal, load_state
+from troth.notify.unsubscribe import LIFETIME, unsubscribe, unsubscribe_url
+from troth.store import write_scope
+from troth.subjects import Keyring
 
 pytestmark = pytest.mark.usefixtures("no_personal_data_in_logs")
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -138,3 +145,41 @@ def test_the_in_process_builder_makes_the_same_kind_of_link(api: ConsentApi) -> 
     assert done.status_code == 200
     assert "Measure whether our newsletters are opened" in done.text
     assert api.consents(subject)["consents"]["email_engagement"]["state"] == "withdrawn"
+
+
+def test_an_opt_out_marketing_purpose_records_an_objection(
+    sessions: sessionmaker[Session], keyring: Keyring, subject: str
+) -> None:
+    """A marketing purpose on legitimate interest with ``opt_out: true``: unsubscribing is the
+    subject's objection to that purpose, once."""
+    data = kestrel_data()
+    data["purposes"].append(
+        {
+            "key": "partner_offers",
+            "name": "Tell you about our partners' offers",
+            "data_use": "marketing.communications.email",
+            "legal_basis": "legitimate_interest",
+            "opt_out": True,
+            "categories": ["user.contact.email"],
+            "subjects": ["customer"],
+        }
+    )
+    policy, problems = read(dump(data))
+    assert policy is not None, messages(problems)
+    link = unsubscribe_url(keyring, policy, "https://x", subject, "partner_offers", NOW)
+    token = link.url.rpartition("/")[2]
+    for expected in (True, False):
+        with write_scope(sessions) as session:
+            done = unsubscribe(session, keyring, policy, token, NOW)
+        assert (done.subject_id, done.purpose, done.changed) == (
+            subject,
+            "partner_offers",
+            expected,
+        )
+    with sessions() as session:
+        state = load_state(session, subject, NOW)
+        signals = session.scalars(select(SubjectSignal)).all()
+    assert state.objects_to("partner_offers") and not state.objects_to("newsletter")
+    assert [(s.kind, s.purpose, s.method) for s in signals] == [
+        ("objection", "partner_offers", "email_link")
+    ]
