@@ -121,9 +121,12 @@ def wait_until_blocked(engine: Engine, thread: threading.Thread) -> None:
         thread.join(timeout=SETTLE_SECONDS)
         assert thread.is_alive(), "the second writer did not wait for the first"
         return
-    deadline = time.monotonic() + 10
+    # Generous: on a loaded machine the thread can take seconds to reach its INSERT.
+    deadline = time.monotonic() + 30
     with engine.connect() as observer:
         while not observer.execute(WAITING_INSERT).scalar():
+            # A writer that ended (with an error, say) cannot be waiting: say so at once.
+            assert thread.is_alive(), "the second writer ended instead of waiting"
             assert time.monotonic() < deadline, "the second writer never waited"
             time.sleep(0.02)
 

@@ -3,8 +3,10 @@
 The master key (32 random bytes) never encrypts anything itself. HKDF derives from it one subkey
 per purpose, so that one secret never serves two: a key that wraps (encrypts) each subject's data
 key, a key for the HMAC index of identities, a key for outgoing mail that has no subject (whose
-address cannot go under a subject's data key), a key that signs links sent by email, and a public
-key id recorded in every wrapped key so that rotation knows which master key a row is under.
+address cannot go under a subject's data key), a key that signs links sent by email, a key for
+the keyed hashes of email verification (codes, addresses, client addresses), a key that seals the
+address a verification was started for, and a public key id recorded in every wrapped key so
+that rotation knows which master key a row is under.
 
 Blob formats (all AES-256-GCM, random 96-bit nonces, the header authenticated with the data):
 
@@ -44,6 +46,8 @@ _INDEX_INFO = b"troth/v1 identity index"
 _KEY_ID_INFO = b"troth/v1 master key id"
 _OUTBOX_INFO = b"troth/v1 outbox messages without a subject"
 _LINK_INFO = b"troth/v1 signed links"
+_VERIFICATION_INFO = b"troth/v1 email verification hashes"
+_VERIFICATION_SEAL_INFO = b"troth/v1 email verification addresses"
 _WRAP_LABEL = b"troth data key"
 _WRAPPED_SIZE = 1 + KEY_ID_BYTES + NONCE_BYTES + KEY_BYTES + TAG_BYTES
 
@@ -132,6 +136,8 @@ class MasterKey:
         self._index_key = _derive(secret, _INDEX_INFO)
         self._outbox_key = DataKey(_derive(secret, _OUTBOX_INFO))
         self._link_key = _derive(secret, _LINK_INFO)
+        self._verification_key = _derive(secret, _VERIFICATION_INFO)
+        self._verification_seal = DataKey(_derive(secret, _VERIFICATION_SEAL_INFO))
 
     @classmethod
     def generate(cls, *, source: str = "new master key") -> MasterKey:
@@ -196,6 +202,16 @@ class MasterKey:
         """The HMAC-SHA256 key that signs links sent by email (troth.notify.links)."""
         return self._link_key
 
+    def verification_hash(self, label: str, value: str) -> str:
+        """HMAC-SHA256 (hex) of ``value`` for email verification: ``label`` keeps a code, an
+        address and a client address apart, so one can never stand for another."""
+        message = label.encode("ascii") + b"\x00" + value.encode("utf-8")
+        return hmac.new(self._verification_key, message, hashlib.sha256).hexdigest()
+
+    def verification_seal(self) -> DataKey:
+        """The key that encrypts the address a verification was started for."""
+        return self._verification_seal
+
     def index(self, kind: IdentityKind | str, normalised_value: str) -> str:
         """HMAC-SHA256 of a normalised identity, hex: equal identities, equal index values."""
         parsed = IdentityKind(kind)
@@ -249,6 +265,11 @@ class Keyring:
         """The link-signing key under every loaded master key, current first: a link signed
         before a rotation still verifies while the previous key is loaded."""
         return [key.link_key() for key in self.keys.values()]
+
+    def verification_hashes(self, label: str, value: str) -> list[str]:
+        """The verification hash under every loaded key, current first: a code sent just before
+        a rotation still checks while the previous key is loaded."""
+        return [key.verification_hash(label, value) for key in self.keys.values()]
 
     def indexes(self, kind: IdentityKind | str, normalised_value: str) -> list[str]:
         """The index value under every loaded key, current first: lookups during a rotation."""

@@ -27,6 +27,7 @@ from troth.subjects import Keyring
 from .api import API_PREFIX, create_api
 from .api.errors import error_response
 from .banner import router as banner_router
+from .center import router as center_router
 from .pages import router
 from .publications import router as publications_router
 from .site import Clock, Site, render
@@ -122,6 +123,7 @@ def create_app(
     app.include_router(router)
     app.include_router(banner_router)
     app.include_router(publications_router)
+    app.include_router(center_router)
     app.mount(API_PREFIX, create_api(state))
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.middleware("http")(_access_log_and_headers)
