@@ -16,6 +16,7 @@ TABLE_MODULES = (
     "troth.subjects.models",
     "troth.consent.models",
     "troth.apikeys.models",
+    "troth.staff.models",
 )
 for module in TABLE_MODULES:
     importlib.import_module(module)
