@@ -15,6 +15,7 @@ import troth.apikeys.models
 import troth.audit.models
 import troth.consent.models
 import troth.publishing.models
+import troth.staff.models
 import troth.subjects.models  # noqa: F401
 from troth.store import (
     Base,

@@ -63,4 +63,5 @@ class StaffSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
-        return f"StaffSession(account_id={self.account_id!r}, verified={self.verified_at is not None})"
+        verified = self.verified_at is not None
+        return f"StaffSession(account_id={self.account_id!r}, verified={verified})"

@@ -25,7 +25,7 @@ DIGITS = 6
 WINDOW = 1  # steps either side of the current one
 SECRET_BYTES = 20  # 160 bits, as RFC 4226 recommends for HMAC-SHA1
 
-_CODE = re.compile(r"\d{%d}" % DIGITS)
+_CODE = re.compile(rf"\d{{{DIGITS}}}")
 
 
 def new_secret() -> bytes:

@@ -33,6 +33,8 @@ class Site:
     policy_html: str
     keyring: Keyring | None = None
     decisions: DecisionCache | None = None
+    # Console cookies are Secure unless turned off for plain-http loopback (make run, tests).
+    secure_cookies: bool = True
 
 
 def site(request: Request) -> Site:
