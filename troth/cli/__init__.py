@@ -3,7 +3,7 @@
 Each module registers its commands on the one Typer ``app``; importing them here builds it.
 """
 
-from . import apikeys, audit, declaration, keys, serving  # noqa: F401  (they register commands)
+from . import apikeys, audit, declaration, keys, serving, staff  # noqa: F401  (they register commands)
 from .app import DEFAULT_DB, DEFAULT_DECLARATION, app
 
 __all__ = ["DEFAULT_DB", "DEFAULT_DECLARATION", "app"]

@@ -24,6 +24,7 @@ STEP_SECONDS = 30
 DIGITS = 6
 WINDOW = 1  # steps either side of the current one
 SECRET_BYTES = 20  # 160 bits, as RFC 4226 recommends for HMAC-SHA1
+ISSUER = "troth console"  # how authenticator apps name the entry
 
 _CODE = re.compile(rf"\d{{{DIGITS}}}")
 
@@ -72,7 +73,7 @@ def matching_step(
     return found
 
 
-def provisioning_uri(secret: bytes, *, issuer: str, account_label: str) -> str:
+def provisioning_uri(secret: bytes, *, account_label: str, issuer: str = ISSUER) -> str:
     """The ``otpauth://`` URI an authenticator app reads from a QR code."""
     label = quote(f"{issuer}:{account_label}", safe="")
     query = urlencode(

@@ -113,11 +113,7 @@ def _code_page(
         context: dict[str, object] = {"csrf": row.csrf_token, "error": error, "enrol": False}
         if needs_enrolment(db, token):
             secret = totp_secret_of(keyring, account)
-            uri = provisioning_uri(
-                secret,
-                issuer=f"{site(request).policy.organization_name} privacy console",
-                account_label=email_of(keyring, account),
-            )
+            uri = provisioning_uri(secret, account_label=email_of(keyring, account))
             qr = segno.make(uri, error="m")
             context |= {
                 "enrol": True,
