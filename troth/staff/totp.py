@@ -26,7 +26,7 @@ WINDOW = 1  # steps either side of the current one
 SECRET_BYTES = 20  # 160 bits, as RFC 4226 recommends for HMAC-SHA1
 ISSUER = "troth console"  # how authenticator apps name the entry
 
-_CODE = re.compile(rf"\d{{{DIGITS}}}")
+_CODE = re.compile(rf"[0-9]{{{DIGITS}}}")
 
 
 def new_secret() -> bytes:
