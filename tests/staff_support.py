@@ -73,6 +73,11 @@ def actions(engine: Engine) -> list[tuple[str, str, dict[str, object]]]:
         return [(event.action, event.actor_id, event.details) for event in rows]
 
 
+def staff_actions(engine: Engine) -> list[tuple[str, str, dict[str, object]]]:
+    """The staff events only (the app records the policy version it serves on startup)."""
+    return [found for found in actions(engine) if found[0].startswith("staff.")]
+
+
 def csrf_of(response: Response) -> str:
     found = CSRF_FIELD.search(response.text)
     assert found, f"no CSRF field in the page answering {response.request.url}"
