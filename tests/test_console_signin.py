@@ -224,3 +224,28 @@ def test_without_a_master_key_the_console_is_unavailable(
     with TestClient(create_app(kestrel_policy, database, clock=clock)) as client:
         answer = client.get("/console/sign-in")
         assert answer.status_code == 503 and "master key" in answer.text
+
+
+def test_insecure_cookies_drop_only_the_secure_flag(
+    kestrel_policy: Policy, database: str, keyring: Keyring, clock: MovingClock
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from troth.web import create_app
+
+    app = create_app(kestrel_policy, database, keyring=keyring, clock=clock, secure_cookies=False)
+    with TestClient(app) as client:
+        form = client.get("/console/sign-in")
+        cookie = form.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie
+        assert "secure" not in cookie
+
+
+def test_serve_refuses_insecure_cookies_off_loopback() -> None:
+    from typer.testing import CliRunner
+
+    from troth.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--insecure-cookies", "--host", "0.0.0.0"])
+    assert result.exit_code == 1
+    assert "only for a server on a loopback address" in result.stderr

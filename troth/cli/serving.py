@@ -58,14 +58,27 @@ def serve(
     key_file: Path = typer.Option(
         DEFAULT_KEY_FILE, "--key-file", help=f"Master key file (unless {KEY_ENV_VAR} is set)"
     ),
+    insecure_cookies: bool = typer.Option(
+        False,
+        "--insecure-cookies",
+        help="Console cookies without the Secure flag, for plain http on a loopback address only",
+    ),
 ) -> None:
-    """Serve the privacy policy, the consent API and the cookie banner; records the version."""
+    """Serve the privacy policy, the consent API, the cookie banner and the staff console."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
     from troth.subjects import KeyMaterialError, Keyring, load_master_key
     from troth.web import create_app
 
+    if insecure_cookies and not _is_loopback(host):
+        err.print(
+            f"error: --insecure-cookies is only for a server on a loopback address "
+            f"(127.0.0.1, ::1, localhost), not {host}: anywhere else the console's session "
+            "cookie would travel in the clear; serve over https instead",
+            markup=False,
+        )
+        raise typer.Exit(1)
     policy = _load_or_exit(declaration)
     try:
         keyring = Keyring(load_master_key(key_file))
@@ -84,12 +97,23 @@ def serve(
     )
     # uvicorn's access log would record client IP addresses; troth logs requests without them.
     uvicorn.run(
-        create_app(policy, db, keyring=keyring),
+        create_app(policy, db, keyring=keyring, secure_cookies=not insecure_cookies),
         host=host,
         port=port,
         access_log=False,
         log_config=log_config,
     )
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command()
