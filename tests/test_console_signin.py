@@ -154,7 +154,8 @@ def test_the_sign_in_form_needs_its_csrf_value(desk: Console, admin: Member) -> 
     fields = {"email": ADMIN_EMAIL, "password": PASSWORD}
     missing = desk.client.post("/console/sign-in", data=fields)
     wrong = desk.client.post("/console/sign-in", data=fields | {"csrf": "forged"})
-    for answer in (missing, wrong):
+    foreign = desk.client.post("/console/sign-in", data=fields | {"csrf": "fälscht"})
+    for answer in (missing, wrong, foreign):
         assert answer.status_code == 403
         assert "security token" in answer.text
     # The right value without its cookie (a form posted from another site) is refused too.
@@ -193,7 +194,7 @@ def test_a_forged_or_foreign_cookie_is_no_session(
     real = desk.client.cookies[SESSION_COOKIE]
     token, _, signature = real.rpartition(".")
     forged_signature = ("1" if signature[0] == "0" else "0") + signature[1:]
-    for forged in (f"{token}.{forged_signature}", "x" + real[1:], token, real):
+    for forged in (f"{token}.{forged_signature}", "x" + real[1:], token, f"{token}.zz", real):
         desk.client.cookies.clear()
         desk.client.cookies.set(SESSION_COOKIE, forged, domain="testserver.local", path="/")
         answer = desk.client.get("/console", follow_redirects=False)
@@ -236,9 +237,9 @@ def test_insecure_cookies_drop_only_the_secure_flag(
     app = create_app(kestrel_policy, database, keyring=keyring, clock=clock, secure_cookies=False)
     with TestClient(app) as client:
         form = client.get("/console/sign-in")
-        cookie = form.headers["set-cookie"].lower()
-        assert "httponly" in cookie and "samesite=lax" in cookie
-        assert "secure" not in cookie
+        attributes = [part.strip().lower() for part in form.headers["set-cookie"].split(";")[1:]]
+        assert "httponly" in attributes and "samesite=lax" in attributes
+        assert "secure" not in attributes
 
 
 def test_serve_refuses_insecure_cookies_off_loopback() -> None:

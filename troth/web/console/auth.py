@@ -91,7 +91,9 @@ def token_from(request: Request, name: str = SESSION_COOKIE) -> str | None:
         return None
     token, _, signature = raw.rpartition(".")
     keyring = site(request).keyring
-    if keyring is None or not token.isascii() or not keyring.staff_cookie_signed(token, signature):
+    if keyring is None or not (token.isascii() and signature.isascii()):
+        return None
+    if not keyring.staff_cookie_signed(token, signature):
         return None
     return token
 
@@ -171,8 +173,8 @@ async def form_fields(request: Request) -> dict[str, str]:
 
 def check_csrf(form: dict[str, str], expected: str | None) -> None:
     """403 unless the form's ``csrf`` field equals ``expected`` (compared in constant time)."""
-    given = form.get("csrf", "")
-    if not expected or not given or not hmac.compare_digest(given, expected):
+    given = form.get("csrf", "").encode("utf-8")
+    if not expected or not given or not hmac.compare_digest(given, expected.encode("utf-8")):
         raise ConsoleRefusal(
             403,
             "Form refused",
