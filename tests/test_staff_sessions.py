@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from apikey_support import MovingClock
@@ -33,6 +35,7 @@ from troth.staff import (
     sign_in_with_password,
     sign_out,
 )
+from troth.store import write_scope
 from troth.subjects import Keyring
 
 
@@ -227,3 +230,26 @@ def test_an_unknown_address_is_recorded_without_it(
             {"step": "password", "reason": "unknown_account"},
         )
     ]
+
+
+def test_of_two_requests_at_once_with_one_code_only_one_signs_in(
+    ledger_engine: Engine, sessions: sessionmaker[Session], keyring: Keyring
+) -> None:
+    clock = MovingClock(STARTED)
+    member = make_member(ledger_engine, keyring, ADMIN_EMAIL, Role.admin)
+    halves = [password_step(sessions, keyring, clock) for _ in range(2)]
+    code = code_now(member, clock)
+    start = threading.Barrier(2)
+
+    def give(half: Opened | None) -> bool:
+        assert half is not None
+        start.wait()
+        with write_scope(sessions) as session:
+            opened = sign_in_with_code(session, keyring, token=half.token, code=code, now=clock())
+            return opened is not None
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(give, halves))
+    assert sorted(results) == [False, True]
+    signed_in = [a for a, *_ in actions(ledger_engine) if a == "staff.signed_in"]
+    assert len(signed_in) == 1

@@ -49,7 +49,7 @@ def sign_in_with_password(
 
     The caller commits either way: a failure is recorded (and may lock the account).
     """
-    account = find_account(session, keyring, email)
+    account = _locked_row(session, find_account(session, keyring, email))
     # Verified even without an account, so that the answer takes as long either way.
     matches = password_matches(account.password_hash if account else None, password)
     if account is None:
@@ -95,7 +95,7 @@ def sign_in_with_code(
     row = session.get(StaffSession, token_hash(token))
     if row is None or row.ended_at is not None or row.verified_at is not None:
         return None
-    account = session.get(StaffAccount, row.account_id)
+    account = _locked_row(session, session.get(StaffAccount, row.account_id))
     if account is None:
         return None
     refusal = _refusal(account, now)
@@ -131,6 +131,18 @@ def sign_in_with_code(
         now=now,
     )
     return Opened(full, full_token)
+
+
+def _locked_row(session: Session, account: StaffAccount | None) -> StaffAccount | None:
+    """The account re-read and locked until the transaction ends (PostgreSQL: FOR UPDATE).
+
+    Two attempts at once then take turns: both failures are counted, and of two requests with
+    the same code only the first is accepted. On SQLite the caller's write transaction
+    (:func:`troth.store.write_scope`) already holds the database's one write lock.
+    """
+    if account is None:
+        return None
+    return session.get(StaffAccount, account.id, with_for_update=True, populate_existing=True)
 
 
 def _account_of(session: Session, token: str) -> StaffAccount | None:
