@@ -82,7 +82,12 @@ def test_no_console_route_answers_a_half_session(
     member = make_member(desk.engine, keyring, "ada@example.org", Role.admin)
     assert desk.password_step(member.email).status_code == 303
     csrf = csrf_of(desk.client.get("/console/sign-in/code"))
-    half_only = {("GET", "/console/sign-in/code"), ("POST", "/console/sign-in/code")}
+    # The code step, and sign-out (to cancel and start again), are what a half session reaches.
+    half_only = {
+        ("GET", "/console/sign-in/code"),
+        ("POST", "/console/sign-in/code"),
+        ("POST", "/console/sign-out"),
+    }
     for method, path in console_routes(kestrel_policy):
         if (method, path) in OPEN | half_only:
             continue
@@ -109,3 +114,17 @@ def test_pages_admit_only_their_roles(desk: Console, keyring: Keyring, role: Rol
     assert audit_link == (role in AUDIT_READERS)  # the navigation shows only what opens
     if role not in AUDIT_READERS:
         assert "No console page is open to your role yet" in home.text
+
+
+def test_a_half_session_can_be_cancelled(desk: Console, keyring: Keyring) -> None:
+    member = make_member(desk.engine, keyring, "ada@example.org", Role.admin)
+    assert desk.password_step(member.email).status_code == 303
+    page = desk.client.get("/console/sign-in/code")
+    assert "Cancel and start again" in page.text
+    ended = desk.client.post(
+        "/console/sign-out", data={"csrf": csrf_of(page)}, follow_redirects=False
+    )
+    assert ended.status_code == 303 and ended.headers["location"] == "/console/sign-in"
+    assert desk.client.get("/console/sign-in").status_code == 200  # the form, not the code step
+    gone = desk.client.get("/console/sign-in/code", follow_redirects=False)
+    assert gone.headers["location"] == "/console/sign-in"
