@@ -128,3 +128,13 @@ def test_a_half_session_can_be_cancelled(desk: Console, keyring: Keyring) -> Non
     assert desk.client.get("/console/sign-in").status_code == 200  # the form, not the code step
     gone = desk.client.get("/console/sign-in/code", follow_redirects=False)
     assert gone.headers["location"] == "/console/sign-in"
+
+
+def test_the_access_log_names_console_routes_by_their_whole_path(
+    desk: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="troth.web.access"):
+        desk.client.get("/console/audit?subject=someone", follow_redirects=False)
+    lines = [record.getMessage() for record in caplog.records if record.name == "troth.web.access"]
+    assert lines and lines[-1].startswith("GET /console/audit 303 ")
+    assert "someone" not in "\n".join(lines)

@@ -11,12 +11,10 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from .audit import router as audit_router
-from .auth import ConsoleRefusal, SignInRequired, require_staff
+from .auth import PREFIX, ConsoleRefusal, SignInRequired, require_staff
 from .pages import render_console
 from .pages import router as pages_router
 from .signin import router as signin_router
-
-PREFIX = "/console"
 
 __all__ = ["PREFIX", "install", "require_staff"]
 
@@ -24,7 +22,9 @@ __all__ = ["PREFIX", "install", "require_staff"]
 def install(app: FastAPI) -> None:
     """Add the console's routes to ``app`` and the handlers that turn its refusals into pages."""
     for router in (signin_router, pages_router, audit_router):
-        app.include_router(router, prefix=PREFIX, include_in_schema=False)
+        # The routers carry the prefix themselves, so that each route's path (which the
+        # access log shows) is its whole path.
+        app.include_router(router, include_in_schema=False)
     app.add_exception_handler(SignInRequired, _to_sign_in)  # type: ignore[arg-type]
     app.add_exception_handler(ConsoleRefusal, _refused)  # type: ignore[arg-type]
 

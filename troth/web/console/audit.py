@@ -13,10 +13,10 @@ from troth.audit import EventQuery, search_events, verify_chain
 from troth.staff import SignedIn
 
 from ..site import site
-from .auth import require_staff
+from .auth import PREFIX, require_staff
 from .pages import AUDIT_ROLES, render_console
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 
 FIELDS = ("subject", "actor", "action", "from", "to")
 MAX_FIELD = 200

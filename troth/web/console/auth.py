@@ -28,6 +28,7 @@ from troth.subjects import Keyring
 from ..ratelimit import RateLimit
 from ..site import Site, site
 
+PREFIX = "/console"
 SESSION_COOKIE = "troth_console"
 SIGN_IN_COOKIE = "troth_console_form"
 MAX_FORM_BYTES = 16 * 1024
@@ -61,7 +62,7 @@ def root(request: Request) -> str:
 
 
 def url(request: Request, path: str) -> str:
-    return f"{root(request)}/console{path}"
+    return f"{root(request)}{PREFIX}{path}"
 
 
 def now(request: Request) -> datetime:
@@ -106,7 +107,7 @@ def set_cookie(
         name,
         signed_cookie(keyring_of(request), token),
         max_age=max_age,
-        path=f"{root(request)}/console",
+        path=f"{root(request)}{PREFIX}",
         httponly=True,
         secure=s.secure_cookies,
         samesite="lax",
@@ -116,7 +117,7 @@ def set_cookie(
 def clear_cookie(request: Request, response: Response, name: str = SESSION_COOKIE) -> None:
     response.delete_cookie(
         name,
-        path=f"{root(request)}/console",
+        path=f"{root(request)}{PREFIX}",
         httponly=True,
         secure=site(request).secure_cookies,
         samesite="lax",

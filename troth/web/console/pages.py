@@ -10,9 +10,9 @@ from starlette.responses import Response
 from troth.staff import ROLE_NAMES, Role, SignedIn
 
 from ..site import render
-from .auth import require_staff
+from .auth import PREFIX, require_staff
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 
 # The console's pages and the roles each admits; the navigation shows a person only theirs.
 AUDIT_ROLES = (Role.admin, Role.privacy_officer, Role.auditor)

@@ -24,6 +24,7 @@ from troth.store import write_scope
 
 from ..site import site
 from .auth import (
+    PREFIX,
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
     SIGN_IN_LIMIT,
@@ -41,7 +42,7 @@ from .auth import (
 )
 from .pages import render_console
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 
 REFUSED = "Wrong email, password or code."
 SIGN_IN_FORM_SECONDS = 3600
