@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from troth.audit import Actor, AuditEvent
 from troth.declaration import Policy
 from troth.staff import Role, code_at, create_account, step_at, totp_secret_of
-from troth.store import make_sessionmaker
+from troth.store import make_sessionmaker, write_scope
 from troth.subjects import Keyring
 from troth.web import create_app
 
@@ -49,7 +49,7 @@ def make_member(
     now: datetime = STARTED,
     name: str = "Ada Lovelace",
 ) -> Member:
-    with make_sessionmaker(engine).begin() as session:
+    with write_scope(make_sessionmaker(engine)) as session:
         account = create_account(
             session,
             keyring,

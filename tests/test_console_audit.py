@@ -16,7 +16,7 @@ from staff_support import STARTED, Console, Member, console, make_member
 from troth.audit import Actor, AuditEvent, EventQuery, record_event, search_events
 from troth.declaration import Policy
 from troth.staff import Role
-from troth.store import make_sessionmaker
+from troth.store import make_sessionmaker, write_scope
 from troth.subjects import Keyring
 
 SEQ = re.compile(r'<th scope="row">(\d+)</th>')
@@ -35,7 +35,7 @@ def desk(
 
 def add_events(c: Console) -> None:
     """Events on three days before the console's clock: two subjects, a key and a job."""
-    with make_sessionmaker(c.engine).begin() as session:
+    with write_scope(make_sessionmaker(c.engine)) as session:
         for day, actor, action, subject in [
             (3, Actor.api_key("key111111111"), "consent.recorded", "subject-a"),
             (3, Actor.api_key("key111111111"), "consent.recorded", "subject-b"),
@@ -112,7 +112,7 @@ def test_the_page_shows_every_column(desk: tuple[Console, Member]) -> None:
 
 def test_long_trails_are_paginated(desk: tuple[Console, Member]) -> None:
     c, _ = desk
-    with make_sessionmaker(c.engine).begin() as session:
+    with write_scope(make_sessionmaker(c.engine)) as session:
         for n in range(120):
             record_event(
                 session,

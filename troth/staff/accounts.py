@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, record_event
+from troth.store import take_sqlite_write_lock
 from troth.subjects import IdentityKind, Keyring, normalise
 
 from .models import StaffAccount, StaffSession
@@ -67,6 +68,8 @@ def create_account(
     address = normalised_email(email)
     check_password_policy(password)
     name = _checked_name(display_name) or address.split("@", 1)[0]
+    # Before the first read: a running server may write meanwhile (see take_sqlite_write_lock).
+    take_sqlite_write_lock(session, "staff_accounts")
     lookups = keyring.staff_indexes(address)
     if session.scalar(select(StaffAccount.id).where(StaffAccount.email_lookup.in_(lookups))):
         raise StaffAccountExists()
@@ -130,6 +133,7 @@ def disable_account(
     Writes ``staff.account_disabled``; raises :class:`StaffAccountNotFound`.
     """
     _require_aware(now)
+    take_sqlite_write_lock(session, "staff_accounts")
     account = find_account(session, keyring, email)
     if account is None:
         raise StaffAccountNotFound()
