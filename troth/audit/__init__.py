@@ -9,6 +9,7 @@ from .chain import GENESIS_HASH, event_hash
 from .export import export_events
 from .models import ActorKind, AuditEvent
 from .record import Actor, record_event
+from .search import EventPage, EventQuery, search_events
 from .verify import VerifyResult, verify_chain
 
 __all__ = [
@@ -16,9 +17,12 @@ __all__ = [
     "Actor",
     "ActorKind",
     "AuditEvent",
+    "EventPage",
+    "EventQuery",
     "VerifyResult",
     "event_hash",
     "export_events",
     "record_event",
+    "search_events",
     "verify_chain",
 ]

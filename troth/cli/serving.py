@@ -73,8 +73,14 @@ def serve(
         help="Directory for .eml files when TROTH_SMTP_URL is not set [default: var/mail "
         "beside the database]",
     ),
+    insecure_cookies: bool = typer.Option(
+        False,
+        "--insecure-cookies",
+        help="Console cookies without the Secure flag, for plain http on a loopback address only",
+    ),
 ) -> None:
-    """Serve the privacy policy, the APIs and the pages; deliver mail; record the version."""
+    """Serve the privacy policy, the APIs, the pages and the staff console; deliver mail; record
+    the version."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
@@ -83,6 +89,14 @@ def serve(
     from .keys import _keyring_or_exit
     from .mail import mail_settings_or_exit
 
+    if insecure_cookies and not _is_loopback(host):
+        err.print(
+            f"error: --insecure-cookies is only for a server on a loopback address "
+            f"(127.0.0.1, ::1, localhost), not {host}: anywhere else the console's session "
+            "cookie would travel in the clear; serve over https instead",
+            markup=False,
+        )
+        raise typer.Exit(1)
     policy = _load_or_exit(declaration)
     transport, sender = mail_settings_or_exit(declaration, db, mail_dir)
     keyring = _keyring_or_exit(key_file, previous_key_file)
@@ -105,12 +119,24 @@ def serve(
             transport=transport,
             mail_from=sender,
             public_url=public_url or f"http://{host}:{port}",
+            secure_cookies=not insecure_cookies,
         ),
         host=host,
         port=port,
         access_log=False,
         log_config=log_config,
     )
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command()

@@ -7,11 +7,15 @@ address cannot go under a subject's data key), a key that signs links sent by em
 the keyed hashes of email verification (codes, addresses, client addresses), a key that seals the
 address a verification was started for, and a public key id recorded in every wrapped key so
 that rotation knows which master key a row is under.
+Staff accounts get keys of their own: one that indexes their email addresses, one that
+seals their addresses and TOTP secrets, and one that signs console session cookies (see
+docs/security.md).
 
 Blob formats (all AES-256-GCM, random 96-bit nonces, the header authenticated with the data):
 
 - encrypted value: ``0x01 | nonce (12) | ciphertext | tag (16)``
 - wrapped data key: ``0x01 | master key id (8) | nonce (12) | wrapped key (32) | tag (16)``
+- sealed staff secret: ``0x01 | master key id (8) | nonce (12) | ciphertext | tag (16)``
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ _OUTBOX_INFO = b"troth/v1 outbox messages without a subject"
 _LINK_INFO = b"troth/v1 signed links"
 _VERIFICATION_INFO = b"troth/v1 email verification hashes"
 _VERIFICATION_SEAL_INFO = b"troth/v1 email verification addresses"
+_STAFF_INDEX_INFO = b"troth/v1 staff email index"
+_STAFF_SEAL_INFO = b"troth/v1 staff secrets"
+_STAFF_COOKIE_INFO = b"troth/v1 staff session cookies"
 _WRAP_LABEL = b"troth data key"
 _WRAPPED_SIZE = 1 + KEY_ID_BYTES + NONCE_BYTES + KEY_BYTES + TAG_BYTES
 
@@ -138,6 +145,9 @@ class MasterKey:
         self._link_key = _derive(secret, _LINK_INFO)
         self._verification_key = _derive(secret, _VERIFICATION_INFO)
         self._verification_seal = DataKey(_derive(secret, _VERIFICATION_SEAL_INFO))
+        self._staff_index_key = _derive(secret, _STAFF_INDEX_INFO)
+        self._staff_seal = AESGCM(_derive(secret, _STAFF_SEAL_INFO))
+        self._staff_cookie_key = _derive(secret, _STAFF_COOKIE_INFO)
 
     @classmethod
     def generate(cls, *, source: str = "new master key") -> MasterKey:
@@ -221,6 +231,51 @@ class MasterKey:
         message = parsed.value.encode("ascii") + b"\x00" + normalised_value.encode("utf-8")
         return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
 
+    def staff_index(self, normalised_email: str) -> str:
+        """HMAC-SHA256 of a staff member's normalised email address, hex.
+
+        A key of its own, so that a staff address and a subject's equal address give unrelated
+        index values: one table cannot be joined to the other through them.
+        """
+        return hmac.new(
+            self._staff_index_key, normalised_email.encode("utf-8"), hashlib.sha256
+        ).hexdigest()
+
+    def seal_staff(self, plaintext: bytes, associated_data: bytes) -> bytes:
+        """Encrypt a staff account's secret (its address, its TOTP secret) under this key."""
+        header = bytes([FORMAT_V1]) + self._id
+        nonce = os.urandom(NONCE_BYTES)
+        return header + nonce + self._staff_seal.encrypt(nonce, plaintext, header + associated_data)
+
+    def open_staff(self, blob: bytes, associated_data: bytes) -> bytes:
+        key_id = sealed_key_id(blob)
+        if key_id != self.key_id:
+            raise UnknownMasterKey(key_id)
+        header_end = 1 + KEY_ID_BYTES
+        header, nonce = blob[:header_end], blob[header_end : header_end + NONCE_BYTES]
+        try:
+            return self._staff_seal.decrypt(
+                nonce, blob[header_end + NONCE_BYTES :], header + associated_data
+            )
+        except InvalidTag:
+            raise TamperedError(
+                "sealed staff secret failed its integrity check: it was altered, or moved to "
+                "another account"
+            ) from None
+
+    def sign_staff_cookie(self, value: str) -> str:
+        """HMAC-SHA256 of a console session cookie's value, hex."""
+        return hmac.new(self._staff_cookie_key, value.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def sealed_key_id(blob: bytes) -> str:
+    """The id of the master key a sealed staff secret was sealed under."""
+    if len(blob) < 1 + KEY_ID_BYTES + NONCE_BYTES + TAG_BYTES:
+        raise TamperedError("not a troth sealed staff secret: too short")
+    if blob[0] != FORMAT_V1:
+        raise TamperedError(f"not a troth sealed staff secret: unknown format version {blob[0]}")
+    return blob[1 : 1 + KEY_ID_BYTES].hex()
+
 
 def wrapped_key_id(blob: bytes) -> str:
     """The id of the master key a wrapped data key was wrapped under."""
@@ -274,6 +329,32 @@ class Keyring:
     def indexes(self, kind: IdentityKind | str, normalised_value: str) -> list[str]:
         """The index value under every loaded key, current first: lookups during a rotation."""
         return [key.index(kind, normalised_value) for key in self.keys.values()]
+
+    def staff_index(self, normalised_email: str) -> str:
+        return self.current.staff_index(normalised_email)
+
+    def staff_indexes(self, normalised_email: str) -> list[str]:
+        """A staff address's index value under every loaded key, current first."""
+        return [key.staff_index(normalised_email) for key in self.keys.values()]
+
+    def seal_staff(self, plaintext: bytes, associated_data: bytes) -> bytes:
+        return self.current.seal_staff(plaintext, associated_data)
+
+    def open_staff(self, blob: bytes, associated_data: bytes) -> bytes:
+        key_id = sealed_key_id(blob)
+        if key_id not in self.keys:
+            raise UnknownMasterKey(key_id)
+        return self.keys[key_id].open_staff(blob, associated_data)
+
+    def sign_staff_cookie(self, value: str) -> str:
+        return self.current.sign_staff_cookie(value)
+
+    def staff_cookie_signed(self, value: str, signature: str) -> bool:
+        """Whether ``signature`` signs ``value`` under any loaded key, in constant time."""
+        matches = False
+        for key in self.keys.values():
+            matches |= hmac.compare_digest(key.sign_staff_cookie(value), signature)
+        return matches
 
 
 def rewrap(blob: bytes, old: MasterKey | Keyring, new: MasterKey) -> bytes:

@@ -24,6 +24,7 @@ from troth.publishing import publish
 from troth.store import display_url, make_engine, make_sessionmaker
 from troth.subjects import Keyring
 
+from . import console
 from .api import API_PREFIX, create_api
 from .api.errors import error_response
 from .banner import router as banner_router
@@ -61,15 +62,18 @@ def create_app(
     mail_from: str | None = None,
     delivery_interval: float = DEFAULT_INTERVAL,
     public_url: str | None = None,
+    secure_cookies: bool = True,
 ) -> FastAPI:
     """The web app for ``policy``; on startup it migrates the database and records the version.
 
     Startup fails with :class:`~troth.publishing.VersionConflict` if the policy's version
     string was already published with different content. ``keyring`` holds the master key
-    that protects subjects' identities; without one, routes that store identities answer 503.
-    With a ``transport``, a ``mail_from`` address and a keyring, a background loop delivers
-    the outbox every ``delivery_interval`` seconds while the app runs. ``public_url`` is where
-    people reach the app (links in emails point there); without it, the URL a request came in on.
+    that protects subjects' identities and staff accounts; without one, routes that store
+    identities and the console answer 503. With a ``transport``, a ``mail_from`` address and a
+    keyring, a background loop delivers the outbox every ``delivery_interval`` seconds while the
+    app runs. ``public_url`` is where people reach the app (links in emails point there); without
+    it, the URL a request came in on. ``secure_cookies=False`` lets the console's cookies travel
+    over plain http: only for a server on a loopback address (`make run`, tests).
     """
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
@@ -81,6 +85,7 @@ def create_app(
         clock=clock,
         keyring=keyring,
         decisions=decisions,
+        secure_cookies=secure_cookies,
         policy_markdown=render_markdown(policy),
         policy_html=render_html_fragment(policy),
         public_url=public_url.rstrip("/") if public_url else None,
@@ -124,6 +129,7 @@ def create_app(
     app.include_router(banner_router)
     app.include_router(publications_router)
     app.include_router(center_router)
+    console.install(app)
     app.mount(API_PREFIX, create_api(state))
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.middleware("http")(_access_log_and_headers)
@@ -145,7 +151,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     if request.url.path.removeprefix(root).startswith("/api/"):
         # The API's callers are scripts: they get JSON, not an HTML page.
         return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
-    titles = {404: "Page not found", 405: "Method not allowed"}
+    titles = {404: "Page not found", 405: "Method not allowed", 429: "Too many requests"}
     context = {"status": exc.status_code, "title": titles.get(exc.status_code, "Error")}
     response = render(request, "error.html", context, status_code=exc.status_code)
     for name, value in (exc.headers or {}).items():

@@ -37,6 +37,8 @@ class Site:
     keyring: Keyring | None = None
     decisions: DecisionCache | None = None
     public_url: str | None = None
+    # Console cookies are Secure unless turned off for plain-http loopback (make run, tests).
+    secure_cookies: bool = True
 
 
 def site(request: Request) -> Site:

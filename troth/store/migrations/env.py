@@ -19,6 +19,7 @@ TABLE_MODULES = (
     "troth.vault.models",
     "troth.notify.models",
     "troth.publications.models",
+    "troth.staff.models",
 )
 for module in TABLE_MODULES:
     importlib.import_module(module)

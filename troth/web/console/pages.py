@@ -1,0 +1,41 @@
+"""The console's own pages: the signed-in person's home, and rendering with the console layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from troth.staff import ROLE_NAMES, Role, SignedIn
+
+from ..site import render
+from .auth import PREFIX, require_staff
+
+router = APIRouter(prefix=PREFIX)
+
+# The console's pages and the roles each admits; the navigation shows a person only theirs.
+AUDIT_ROLES = (Role.admin, Role.privacy_officer, Role.auditor)
+NAVIGATION = (("audit", "Audit trail", "/audit", AUDIT_ROLES),)
+
+
+def render_console(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    who: SignedIn | None = getattr(request.state, "staff", None)
+    navigation = []
+    if who is not None and who.verified:
+        navigation = [
+            (key, label, path) for key, label, path, roles in NAVIGATION if who.role in roles
+        ]
+    base = {
+        "staff": who,
+        "role_name": ROLE_NAMES[who.role] if who else "",
+        "navigation": navigation,
+    }
+    return render(request, template, base | context, status_code=status_code)
+
+
+@router.get("", name="console_home")
+def home(request: Request, who: SignedIn = Depends(require_staff())) -> Response:
+    return render_console(request, "console/home.html", {"page": "home"})
