@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from troth.children import expire_held_children
 from troth.consent import DecisionCache, on_version_recorded
 from troth.declaration import Policy
 from troth.declaration.render import render_html_fragment, render_markdown
@@ -27,6 +28,7 @@ from troth.subjects import Keyring
 from .api import API_PREFIX, create_api
 from .api.errors import error_response
 from .banner import router as banner_router
+from .children import router as children_router
 from .pages import router
 from .publications import router as publications_router
 from .site import Clock, Site, render
@@ -46,6 +48,10 @@ SECURITY_HEADERS = {
 }
 
 
+# A held child's data outlives its window by at most this long (the window is days long).
+CHILDREN_SWEEP_INTERVAL = 60.0
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -60,6 +66,7 @@ def create_app(
     mail_from: str | None = None,
     delivery_interval: float = DEFAULT_INTERVAL,
     public_url: str | None = None,
+    children_sweep_interval: float = CHILDREN_SWEEP_INTERVAL,
 ) -> FastAPI:
     """The web app for ``policy``; on startup it migrates the database and records the version.
 
@@ -69,6 +76,8 @@ def create_app(
     With a ``transport``, a ``mail_from`` address and a keyring, a background loop delivers
     the outbox every ``delivery_interval`` seconds while the app runs. ``public_url`` is where
     people reach the app (links in emails point there); without it, the URL a request came in on.
+    When the declaration has a ``children`` section, another loop deletes, every
+    ``children_sweep_interval`` seconds, the children's data no parent consented to in time.
     """
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
@@ -90,6 +99,14 @@ def create_app(
             partial(_deliver, sessions, transport, clock, keyring, mail_from), delivery_interval
         )
 
+    sweep = None
+    if policy.declaration.children is not None:
+        sweep = DeliveryLoop(
+            partial(_sweep_children, sessions, clock),
+            children_sweep_interval,
+            name="children sweep",
+        )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         [(row, created)] = await run_in_threadpool(
@@ -106,7 +123,11 @@ def create_app(
             display_url(engine.url),
             "recorded it as a new version" if created else "already recorded",
         )
+        if sweep is not None:
+            sweep.start()
         yield
+        if sweep is not None:
+            sweep.stop()
         if delivery is not None:
             delivery.stop()
         decisions.close()
@@ -122,6 +143,7 @@ def create_app(
     app.include_router(router)
     app.include_router(banner_router)
     app.include_router(publications_router)
+    app.include_router(children_router)
     app.mount(API_PREFIX, create_api(state))
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.middleware("http")(_access_log_and_headers)
@@ -136,6 +158,10 @@ def _deliver(
     mail_from: str,
 ) -> None:
     deliver_due(sessions, transport, clock(), keyring=keyring, sender=mail_from)
+
+
+def _sweep_children(sessions: sessionmaker[Session], clock: Clock) -> None:
+    expire_held_children(sessions, clock())
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
