@@ -4,10 +4,12 @@ refusal deletes it, and so does silence past the consent window."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from apikey_support import MovingClock
 from children_support import (
     BORN,
     CHILD_NAME,
@@ -18,19 +20,28 @@ from children_support import (
     submit_child,
     usable_items,
 )
-from consent_api_support import ON_EACH_DATABASE, ConsentApi, audit_actions
+from consent_api_support import ON_EACH_DATABASE, ConsentApi, audit_actions, serve
 from notify_support import database_bytes
 from publication_support import Mail, mail_server
 
 from troth.audit import Actor
 from troth.children import expire_held_children
 from troth.consent import history
+from troth.declaration import Policy
 from troth.subjects.registry import find_subject
 from troth.vault import read_for_staff
 from troth.vault.models import ChildHold
 
 pytestmark = pytest.mark.usefixtures("no_personal_data_in_logs")
 WINDOW = timedelta(days=7)  # Kestrel's children.consent_window
+
+
+@pytest.fixture
+def api(kestrel_policy: Policy, database: str, clock: MovingClock) -> Iterator[ConsentApi]:
+    """The app, whose own sweep runs at start and then not for an hour: these tests move the
+    clock past the window and sweep themselves."""
+    with serve(kestrel_policy, database, clock, children_sweep_interval=3600) as api:
+        yield api
 
 
 @pytest.fixture
@@ -194,10 +205,10 @@ def test_links_that_do_not_work_get_clear_pages(api: ConsentApi, mail: Mail) -> 
         assert answer(api, broken, "give").status_code == 400
     choice = answer(api, path, "maybe")
     assert choice.status_code == 400
-    assert usable_items(api, parent_or_child(api), include_held=True) != []
+    assert usable_items(api, held_subject(api), include_held=True) != []
 
 
-def parent_or_child(api: ConsentApi) -> str:
+def held_subject(api: ConsentApi) -> str:
     with api.app.state.site.sessions() as session:
         [hold] = session.query(ChildHold).all()
         return hold.subject_id
@@ -234,3 +245,17 @@ def test_two_sweeps_at_once_expire_each_hold_once(
         assert sum(r.items_deleted for r in reports) == 12
         expired = [e for e in api.audit() if e["action"] == "child.hold_expired"]
         assert len(expired) == 6
+
+
+def test_the_server_sweeps_by_itself(kestrel_policy: Policy, database: str) -> None:
+    clock = MovingClock()
+    with serve(kestrel_policy, database, clock, children_sweep_interval=0.05) as api:
+        child = submit_child(api)["subject_id"]
+        clock.advance(WINDOW.total_seconds())
+        # Waiting for another thread is unavoidable here; the test asserts no duration.
+        for _ in range(400):
+            if not usable_items(api, child, include_held=True):
+                break
+            time.sleep(0.05)
+        assert usable_items(api, child, include_held=True) == []
+        assert "child.hold_expired" in audit_actions(api)
