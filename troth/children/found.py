@@ -91,11 +91,9 @@ def record_child_found(
         for purpose, consent in state.consents.items()
         if consent.active and consent.acted_by == ActedBy.parent
     }
-    usable = select(VaultItem).where(
-        VaultItem.subject_id.in_(ids),
-        VaultItem.hold_id.is_(None),
-        VaultItem.purpose.not_in(sorted(consented)) if consented else VaultItem.id.is_not(None),
-    )
+    usable = select(VaultItem).where(VaultItem.subject_id.in_(ids), VaultItem.hold_id.is_(None))
+    if consented:
+        usable = usable.where(VaultItem.purpose.not_in(sorted(consented)))
     found = list(session.scalars(usable))
     categories = sorted({item.category for item in found})
     purposes = sorted({item.purpose for item in found})
