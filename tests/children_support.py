@@ -47,7 +47,9 @@ def submit_child(api: ConsentApi, **changes: Any) -> dict[str, Any]:
 
 
 def link_in(received: Received) -> str:
+    """The path of the one consent link in a message (the same in its text and HTML parts)."""
     [path] = set(LINK.findall(received.text))
+    assert received.html is not None and set(LINK.findall(received.html)) == {path}
     return path
 
 
