@@ -4,7 +4,8 @@
 ``troth children sweep``. It takes held submissions whose window has ended in batches, each in
 its own transaction; on PostgreSQL the rows are locked with ``SKIP LOCKED``, so two servers
 sweeping at once take different holds, and a hold a parent is answering at that moment is left
-to that answer. On SQLite the transaction holds the database's write lock. A hold is expired only
+to that answer. On SQLite the transaction holds the database's write lock, taken only when a
+plain read has found something to expire. A hold is expired only
 while it is still ``held``, so sweeping again, or after an answer, changes nothing.
 """
 
@@ -38,11 +39,17 @@ def expire_held_children(
     """Delete every held submission whose consent window ended by ``now``, each with the audit
     event ``child.hold_expired`` (counts and ids, no values)."""
     holds = items = 0
+    lapsed = (ChildHold.status == "held", ChildHold.window_ends <= now)
     while True:
+        # Looked for first without the write lock: the server sweeps every minute, and an idle
+        # pass must not make every other writer on SQLite wait for it.
+        with session_factory() as session:
+            if session.scalar(select(ChildHold.id).where(*lapsed).limit(1)) is None:
+                return SweepReport(holds, items)
         with write_scope(session_factory) as session:
             query = (
                 select(ChildHold)
-                .where(ChildHold.status == "held", ChildHold.window_ends <= now)
+                .where(*lapsed)
                 .order_by(ChildHold.window_ends, ChildHold.id)
                 .limit(batch)
             )
