@@ -193,10 +193,10 @@ class ConsentApi:
 
 
 @contextmanager
-def serve(policy: Policy, db_url: str, clock: MovingClock) -> Iterator[ConsentApi]:
+def serve(policy: Policy, db_url: str, clock: MovingClock, **options: Any) -> Iterator[ConsentApi]:
     """The app for ``policy`` on ``db_url`` with a master key, started; its audit trail is
-    checked when the test is done."""
-    app = create_app(policy, db_url, clock=clock, keyring=Keyring(MasterKey.generate()))
+    checked when the test is done. ``options`` go to ``create_app``."""
+    app = create_app(policy, db_url, clock=clock, keyring=Keyring(MasterKey.generate()), **options)
     with TestClient(app) as client:
         api = ConsentApi(app, client, clock)
         yield api

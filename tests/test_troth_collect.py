@@ -91,3 +91,23 @@ def test_collect_without_a_key_or_a_connection_says_what_to_do(
         troth.collect(("email", EMAIL), PAIRS, source="contact_form", purpose="answer_inquiries")
     with pytest.raises(Exception, match="no such key file"):
         troth.connect(Path(__file__).parent.parent / KESTREL, database, key_file="missing.key")
+
+
+def test_a_childs_submission_in_process_is_held_with_a_link_to_the_site(
+    database: str, tmp_path: Path
+) -> None:
+    create_key_file(tmp_path / "master.key")
+    troth.connect(KESTREL, database, key_file=tmp_path / "master.key")
+    child = [("user.name", "Aarav"), ("user.demographic.date_of_birth", "2020-01-01")]
+    options = {"source": "client_apps", "purpose": "operate_client_apps"}
+    with pytest.raises(CollectionRefused) as caught:
+        troth.collect(("external_id", "app-user-1"), child, parent_email="p@example.in", **options)
+    assert [field for field, _ in caught.value.fields] == ["base_url"]
+    result = troth.collect(
+        ("external_id", "app-user-1"),
+        child,
+        parent_email="p@example.in",
+        base_url="https://kestrel.example",
+        **options,
+    )
+    assert result.held and result.held_until is not None

@@ -113,12 +113,16 @@ def collect(
     purpose: str,
     collection_point: str | None = None,
     actor_id: str = "in-process",
+    parent_email: str | None = None,
+    base_url: str | None = None,
 ) -> Collected:
     """Store one submission for the subject of ``identity`` (``(kind, value)``), committed.
 
     ``fields`` are ``(category, value)`` pairs (or ``{"category", "value"}``). Raises
     :class:`troth.vault.CollectionRefused` naming each field at fault; nothing is stored then.
-    The audit event names ``actor_id`` as a system actor. See docs/vault.md.
+    The audit event names ``actor_id`` as a system actor. A child's submission needs
+    ``parent_email`` and ``base_url`` (where people reach the site, for the parent's consent
+    link): it is held until the parent consents (docs/children.md). See docs/vault.md.
     """
     from datetime import UTC, datetime
 
@@ -146,4 +150,6 @@ def collect(
             collection_point=collection_point,
             now=datetime.now(UTC),
             actor=Actor.system(actor_id),
+            parent_email=parent_email,
+            base_url=base_url,
         )

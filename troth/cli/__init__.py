@@ -6,6 +6,7 @@ Each module registers its commands on the one Typer ``app``; importing them here
 from . import (  # noqa: F401  (they register commands)
     apikeys,
     audit,
+    children,
     declaration,
     keys,
     mail,

@@ -1,4 +1,5 @@
-"""A background thread that runs delivery passes every few seconds, for ``troth serve``."""
+"""A background thread that runs a pass every few seconds, for ``troth serve``: mail delivery,
+and the children's consent window sweep (``name`` says which, in logs and the thread's name)."""
 
 from __future__ import annotations
 
@@ -18,16 +19,24 @@ class DeliveryLoop:
     value) and the loop goes on: the next pass tries again.
     """
 
-    def __init__(self, run_pass: Callable[[], object], interval: float = DEFAULT_INTERVAL) -> None:
+    def __init__(
+        self,
+        run_pass: Callable[[], object],
+        interval: float = DEFAULT_INTERVAL,
+        *,
+        name: str = "mail delivery",
+    ) -> None:
         self._run_pass = run_pass
         self.interval = interval
+        self.name = name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if self._thread is not None:
-            raise RuntimeError("the delivery loop is already running")
-        self._thread = threading.Thread(target=self._run, name="troth-mail-delivery", daemon=True)
+            raise RuntimeError(f"the {self.name} loop is already running")
+        thread_name = "troth-" + self.name.replace(" ", "-")
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 60.0) -> None:
@@ -42,5 +51,5 @@ class DeliveryLoop:
             try:
                 self._run_pass()
             except Exception as exc:
-                log.error("a mail delivery pass failed (%s); trying again", type(exc).__name__)
+                log.error("a %s pass failed (%s); trying again", self.name, type(exc).__name__)
             self._stop.wait(self.interval)

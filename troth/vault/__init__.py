@@ -3,10 +3,12 @@
 :func:`collect` checks a submission against the declaration and stores it, each value encrypted
 under its subject's own data key, with its retention deadline; :func:`record_subject_event`
 starts the clocks that wait for an event; :func:`items_of` reads a subject's data back;
-:func:`shred_subject` destroys a subject's key; :func:`read_for_staff` is a need-to-know read
+:func:`shred_subject` destroys a subject's key; a child's submission is held until a parent consents
+(:mod:`.holds`, :mod:`.ages`); :func:`read_for_staff` is a need-to-know read
 by staff, audited, and :func:`who_read` lists those reads. See docs/vault.md and docs/access.md.
 """
 
+from .ages import AGE_RANGE, DATE_OF_BIRTH, UnreadableAge, age_on, stated_age
 from .cards import has_card_number, luhn_valid
 from .collect import (
     Collected,
@@ -16,7 +18,8 @@ from .collect import (
     StrippedField,
     collect,
 )
-from .models import SubjectEvent, VaultItem
+from .holds import CONSENT_LINK_PURPOSE, CONSENT_PATH, open_hold
+from .models import ChildHold, SubjectEvent, VaultItem
 from .reading import StoredItem, items_of
 from .retention import Deadline, covering_rules, deadline
 from .shredding import Shredded, shred_subject
@@ -24,6 +27,11 @@ from .staff_reads import ReadRecord, StaffRead, StaffReadInputError, read_for_st
 from .subject_events import EventRecorded, EventRefused, event_keys, record_subject_event
 
 __all__ = [
+    "AGE_RANGE",
+    "CONSENT_LINK_PURPOSE",
+    "CONSENT_PATH",
+    "DATE_OF_BIRTH",
+    "ChildHold",
     "Collected",
     "CollectionRefused",
     "Deadline",
@@ -38,7 +46,9 @@ __all__ = [
     "StoredItem",
     "StrippedField",
     "SubjectEvent",
+    "UnreadableAge",
     "VaultItem",
+    "age_on",
     "collect",
     "covering_rules",
     "deadline",
@@ -46,8 +56,10 @@ __all__ = [
     "has_card_number",
     "items_of",
     "luhn_valid",
+    "open_hold",
     "read_for_staff",
     "record_subject_event",
     "shred_subject",
+    "stated_age",
     "who_read",
 ]

@@ -12,7 +12,13 @@ naming its field (``fields[2].category``) and never the value. What is refused:
   the result. A card number in any other category follows the declared card number category
   (a forbidden category at or under ``user.financial.credit_card``): dropped if that says
   ``strip``, refused otherwise (and refused if the declaration has no such category);
-- an item no retention rule covers (P17): without a rule there is no deadline to keep.
+- an item no retention rule covers (P17): without a rule there is no deadline to keep;
+- where the declaration has a ``children`` section, a child's submission without the parent's
+  email address (``parent_email``), or with an age field troth cannot read (P29).
+
+A child's submission (an age under the declared threshold, a purpose whose subjects are all
+children, or a subject already known to be a child) is stored but held unusable until a parent
+consents, unless a parent already consented to the purpose (:mod:`troth.vault.holds`).
 
 Each value is stored encrypted under the subject's own data key (P26); its retention deadline
 is computed now (see :mod:`troth.vault.retention`).
@@ -30,13 +36,15 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, record_event
-from troth.consent import Rules, decide, fold, load_state
+from troth.consent import ActedBy, Reason, Rules, SubjectState, decide, fold, load_state
 from troth.declaration import Policy
 from troth.declaration.taxonomy import is_under
 from troth.subjects import DataKey, IdentityError, Keyring, encrypt, normalise
 from troth.subjects.registry import data_key, find_subject, resolve_subject
 
+from .ages import UnreadableAge, carries_age, stated_age
 from .cards import has_card_number
+from .holds import open_hold
 from .models import VaultItem
 from .retention import covering_rules, deadline
 from .subject_events import latest_events
@@ -46,6 +54,8 @@ _EMAIL = re.compile(r"[^@\s/?&=]+@[^@\s/?&=]+\.[^@\s/?&=]+")
 MAX_VALUE_CHARS = 10_000
 MAX_FIELDS = 100
 MAX_COLLECTION_POINT = 500
+# What a child's submission may be held despite: the parent's consent is what the hold asks for.
+_HOLDABLE = frozenset({Reason.child_without_parental_consent, Reason.no_consent})
 
 
 class Seal(Protocol):
@@ -95,6 +105,13 @@ class Collected:
     submission_id: str
     stored: list[StoredField] = field(default_factory=list)
     stripped: list[StrippedField] = field(default_factory=list)
+    hold_id: str | None = None
+    held_until: datetime | None = None
+
+    @property
+    def held(self) -> bool:
+        """Stored but unusable until a parent consents (P29)."""
+        return self.hold_id is not None
 
 
 def item_associated_data(
@@ -155,6 +172,8 @@ def collect(
     collection_point: str | None,
     now: datetime,
     actor: Actor,
+    parent_email: str | None = None,
+    base_url: str | None = None,
     seal: Seal = encrypt,
 ) -> Collected:
     """Store one submission for the subject of ``identity`` (found, or created), in the
@@ -163,6 +182,9 @@ def collect(
     ``identity`` is ``(kind, value)`` or ``{"kind", "value"}``; ``fields`` are
     :class:`FieldInput` (or ``(category, value)`` pairs, or ``{"category", "value"}``).
     Raises :class:`CollectionRefused` naming every field at fault; nothing is written then.
+    ``parent_email`` is needed for a child's submission (it is then held, and the parent
+    emailed a consent link under ``base_url``, where people reach this installation); for
+    anyone else's it is ignored and not stored.
     ``seal`` exists for the benchmark that measures what encryption costs; leave it.
     """
     check = _Check()
@@ -245,13 +267,23 @@ def collect(
                 )
                 continue
         kept.append((index, item))
+    young = _young(policy, kept, now, check)
     check.raise_if_any()
     assert purpose_row is not None
 
     existing = find_subject(session, keyring, kind, canonical)
     state = load_state(session, existing.id, now) if existing is not None else fold([], [], now, {})
     decision = decide(_decision_rules(policy), state, purpose)
-    if not decision:
+    child = policy.declaration.children is not None and (
+        young or state.child or _children_only(policy, purpose)
+    )
+    hold = child and not _parent_consented(state, purpose)
+    if hold:
+        parent = _parent_address(parent_email, kind, canonical, base_url, check)
+        if not decision and decision.reason not in _HOLDABLE:
+            check.fail("purpose", f"may not be used for this subject: {decision.explanation}")
+        check.raise_if_any()
+    elif not decision:
         check.fail("purpose", f"may not be used for this subject: {decision.explanation}")
         check.raise_if_any()
 
@@ -261,6 +293,22 @@ def collect(
     key = data_key(keyring, subject)
     events = latest_events(session, subject.id) if not created else {}
     submission_id = str(uuid.uuid4())
+    held = None
+    if hold:
+        assert base_url is not None
+        held = open_hold(
+            session,
+            policy,
+            keyring,
+            subject_id=subject.id,
+            submission_id=submission_id,
+            purpose=purpose,
+            categories=[item.category for _, item in kept],
+            parent_email=parent,
+            base_url=base_url,
+            now=now,
+            actor=actor,
+        )
     stored: list[StoredField] = []
     for index, item in kept:
         due = deadline(
@@ -287,6 +335,7 @@ def collect(
                 retention_rule=due.rule,
                 retain_until=due.retain_until,
                 waiting_for=due.waiting_for,
+                hold_id=held.id if held is not None else None,
             )
         )
         stored.append(
@@ -307,7 +356,74 @@ def collect(
             "stripped": [
                 {"index": f.index, "category": f.category, "reason": f.reason} for f in stripped
             ],
+            "hold_id": held.id if held is not None else None,
         },
         now=now,
     )
-    return Collected(subject.id, created, submission_id, stored, stripped)
+    return Collected(
+        subject.id,
+        created,
+        submission_id,
+        stored,
+        stripped,
+        hold_id=held.id if held is not None else None,
+        held_until=held.window_ends if held is not None else None,
+    )
+
+
+def _young(
+    policy: Policy, kept: Sequence[tuple[int, FieldInput]], now: datetime, check: _Check
+) -> bool:
+    """Whether a date of birth or a stated age puts the person under the declared threshold."""
+    children = policy.declaration.children
+    if children is None:
+        return False
+    young = False
+    for index, item in kept:
+        if not carries_age(item.category):
+            continue
+        try:
+            age = stated_age(item.category, item.value, now.date())
+        except UnreadableAge as exc:
+            check.fail(f"fields[{index}].value", str(exc))
+            continue
+        young = young or age < children.age_threshold
+    return young
+
+
+def _children_only(policy: Policy, purpose: str) -> bool:
+    """A purpose whose declared subjects are all children."""
+    subjects = policy.purposes[purpose].subjects
+    declared = policy.subjects
+    return bool(subjects) and all(key in declared and declared[key].child for key in subjects)
+
+
+def _parent_consented(state: SubjectState, purpose: str) -> bool:
+    consent = state.consents.get(purpose)
+    return consent is not None and consent.active and consent.acted_by == ActedBy.parent
+
+
+def _parent_address(
+    parent_email: str | None, kind: str, canonical: str, base_url: str | None, check: _Check
+) -> str:
+    """The parent's address, normalised; the problems with it are added to ``check``."""
+    if parent_email is None or not parent_email.strip():
+        check.fail(
+            "parent_email",
+            "this is a child's data, held until a parent consents: give the parent's email "
+            "address so that they can be asked",
+        )
+        return ""
+    if has_card_number(parent_email):
+        check.fail("parent_email", "holds a payment card number, which is never stored")
+        return ""
+    try:
+        address = normalise("email", parent_email)
+    except IdentityError as exc:
+        check.fail("parent_email", exc.reason)
+        return ""
+    if kind == "email" and address == canonical:
+        check.fail("parent_email", "is the child's own address; give the parent's")
+    if base_url is None:
+        check.fail("base_url", "is needed to email the parent a consent link")
+    return address

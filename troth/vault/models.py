@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from troth.store import Base, UTCDateTime
@@ -22,7 +32,9 @@ class VaultItem(Base):
     ``(subject_id, submission_id, position, category)``; nothing else here is personal data.
     ``retain_until`` is the retention deadline the governing rule ``retention_rule`` gives, or
     empty while that rule's clock waits for ``waiting_for`` (an event such as
-    ``account_closed``) to be recorded for the subject.
+    ``account_closed``) to be recorded for the subject. ``hold_id`` names the
+    :class:`ChildHold` keeping the item unusable (a child's data awaiting a parent's consent, or
+    isolated); no read returns an item while it is set.
     """
 
     __tablename__ = "vault_items"
@@ -46,6 +58,9 @@ class VaultItem(Base):
     retention_rule: Mapped[str] = mapped_column(String(200))
     retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waiting_for: Mapped[str | None] = mapped_column(String(200))
+    hold_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("child_holds.id"), index=True
+    )
 
     def __repr__(self) -> str:
         return f"VaultItem(id={self.id!r}, subject_id={self.subject_id!r}, {self.category!r})"
@@ -66,3 +81,42 @@ class SubjectEvent(Base):
 
     def __repr__(self) -> str:
         return f"SubjectEvent(subject_id={self.subject_id!r}, event={self.event!r})"
+
+
+HOLD_STATUSES = ("held", "released", "refused", "expired", "isolated")
+
+
+class ChildHold(Base):
+    """A child's submission kept unusable until a parent consents (P29), or isolated.
+
+    ``held``: stored, unusable, waiting for the parent until ``window_ends``; ``released``: the
+    parent consented and the items are usable; ``refused`` and ``expired``: the parent said no,
+    or did not answer in time, and the items were deleted; ``isolated``: found to be a child's
+    without consent and kept unusable (the declaration's ``on_found_without_consent:
+    isolate``). ``parent_subject_id`` is the subject troth keeps for the parent's email
+    identity: the address itself is only ever stored encrypted, as that subject's identity.
+    ``categories`` are the declared categories held (vocabulary, not values).
+    """
+
+    __tablename__ = "child_holds"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in HOLD_STATUSES) + ")", name="status"
+        ),
+        Index("ix_child_holds_status_window", "status", "window_ends"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(36), ForeignKey("subjects.id"), index=True)
+    submission_id: Mapped[str | None] = mapped_column(String(36))
+    purposes: Mapped[list[str]] = mapped_column(JSON)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    parent_subject_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("subjects.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_ends: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    policy_version: Mapped[str] = mapped_column(String(40))
+
+    def __repr__(self) -> str:
+        return f"ChildHold(id={self.id!r}, subject_id={self.subject_id!r}, {self.status!r})"

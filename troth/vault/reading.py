@@ -39,9 +39,14 @@ def items_of(
     subject_id: str,
     *,
     categories: Collection[str] | None = None,
+    include_held: bool = False,
 ) -> list[StoredItem]:
     """Every item held for a subject (and the subjects merged into it), oldest first; only
     those of ``categories`` when given (the others are not even decrypted).
+
+    Items a hold keeps unusable (a child's data awaiting a parent's consent, or isolated) are
+    left out unless ``include_held``: that is for the subject's own access or erasure, never
+    for use.
 
     Raises :class:`~troth.subjects.registry.ShreddedSubject` when a key needed is destroyed,
     and :class:`~troth.subjects.TamperedError` when a value was altered.
@@ -53,6 +58,8 @@ def items_of(
         if row.wrapped_key is not None:
             keys[row.id] = keyring.unwrap(row.wrapped_key)
     query = select(VaultItem).where(VaultItem.subject_id.in_(ids))
+    if not include_held:
+        query = query.where(VaultItem.hold_id.is_(None))
     if categories is not None:
         query = query.where(VaultItem.category.in_(sorted(categories)))
     items = session.scalars(query.order_by(VaultItem.collected_at, VaultItem.id))

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from troth.children import expire_held_children
 from troth.consent import DecisionCache, on_version_recorded
 from troth.declaration import Policy
 from troth.declaration.render import render_html_fragment, render_markdown
@@ -29,6 +30,7 @@ from .api import API_PREFIX, create_api
 from .api.errors import error_response
 from .banner import router as banner_router
 from .center import router as center_router
+from .children import router as children_router
 from .pages import router
 from .publications import router as publications_router
 from .site import Clock, Site, render
@@ -48,6 +50,10 @@ SECURITY_HEADERS = {
 }
 
 
+# A held child's data outlives its window by at most this long (the window is days long).
+CHILDREN_SWEEP_INTERVAL = 60.0
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -63,6 +69,7 @@ def create_app(
     delivery_interval: float = DEFAULT_INTERVAL,
     public_url: str | None = None,
     secure_cookies: bool = True,
+    children_sweep_interval: float = CHILDREN_SWEEP_INTERVAL,
 ) -> FastAPI:
     """The web app for ``policy``; on startup it migrates the database and records the version.
 
@@ -73,7 +80,9 @@ def create_app(
     keyring, a background loop delivers the outbox every ``delivery_interval`` seconds while the
     app runs. ``public_url`` is where people reach the app (links in emails point there); without
     it, the URL a request came in on. ``secure_cookies=False`` lets the console's cookies travel
-    over plain http: only for a server on a loopback address (`make run`, tests).
+    over plain http: only for a server on a loopback address (`make run`, tests). When the
+    declaration has a ``children`` section, another loop deletes, every
+    ``children_sweep_interval`` seconds, the children's data no parent consented to in time.
     """
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
@@ -96,6 +105,14 @@ def create_app(
             partial(_deliver, sessions, transport, clock, keyring, mail_from), delivery_interval
         )
 
+    sweep = None
+    if policy.declaration.children is not None:
+        sweep = DeliveryLoop(
+            partial(_sweep_children, sessions, clock),
+            children_sweep_interval,
+            name="children sweep",
+        )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         [(row, created)] = await run_in_threadpool(
@@ -112,7 +129,11 @@ def create_app(
             display_url(engine.url),
             "recorded it as a new version" if created else "already recorded",
         )
+        if sweep is not None:
+            sweep.start()
         yield
+        if sweep is not None:
+            sweep.stop()
         if delivery is not None:
             delivery.stop()
         decisions.close()
@@ -130,6 +151,7 @@ def create_app(
     app.include_router(publications_router)
     app.include_router(center_router)
     console.install(app)
+    app.include_router(children_router)
     app.mount(API_PREFIX, create_api(state))
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.middleware("http")(_access_log_and_headers)
@@ -144,6 +166,10 @@ def _deliver(
     mail_from: str,
 ) -> None:
     deliver_due(sessions, transport, clock(), keyring=keyring, sender=mail_from)
+
+
+def _sweep_children(sessions: sessionmaker[Session], clock: Clock) -> None:
+    expire_held_children(sessions, clock())
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -18,7 +18,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from troth.apikeys import DEFAULT_TTL, KeyCache
 
 from ..site import API_PREFIX, Site
-from . import consents, decisions, publications, subject_data, unsubscribe, vault, whoami
+from . import (
+    children,
+    consents,
+    decisions,
+    publications,
+    subject_data,
+    unsubscribe,
+    vault,
+    whoami,
+)
 from .auth import require_key, require_scope
 from .errors import InvalidInput, UnexpectedErrors, http_error, invalid_input, validation_error
 from .limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
@@ -41,6 +50,7 @@ ROUTERS: list[APIRouter] = [
     decisions.router,
     vault.router,
     subject_data.router,
+    children.router,
     publications.router,
     unsubscribe.router,
 ]

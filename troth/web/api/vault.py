@@ -21,7 +21,7 @@ from troth.vault import (
 )
 from troth.vault.collect import MAX_COLLECTION_POINT, MAX_FIELDS, MAX_VALUE_CHARS, Seal
 
-from ..site import site
+from ..site import public_base, site
 from .auth import require_scope
 from .errors import InvalidInput
 from .sessions import Writing, keyring_for
@@ -54,6 +54,12 @@ class CollectIn(Strict):
         default=None,
         max_length=MAX_COLLECTION_POINT,
         description="Where the data was collected: a form's name, its URL",
+    )
+    parent_email: str | None = Field(
+        default=None,
+        max_length=320,
+        description="A child's parent's email address: needed when the submission is a "
+        "child's (it is then held until the parent consents); stored encrypted, never echoed",
     )
 
 
@@ -95,7 +101,9 @@ def collect_submission(
 ) -> dict[str, Any]:
     """Checks every field against the declaration, then stores each value encrypted under the
     subject's own key with its retention deadline. Refusals are 422s naming each field
-    (``fields[2].category``), never a value; nothing is stored when anything is refused."""
+    (``fields[2].category``), never a value; nothing is stored when anything is refused.
+    A child's submission is stored but held until a parent consents (``status``
+    ``held_pending_parental_consent``); it needs ``parent_email``."""
     s = site(request)
     try:
         result = collect(
@@ -109,11 +117,22 @@ def collect_submission(
             collection_point=body.collection_point,
             now=s.clock(),
             actor=key.actor,
+            parent_email=body.parent_email,
+            base_url=public_base(request),
             seal=seal,
         )
     except CollectionRefused as exc:
         raise InvalidInput(*exc.fields) from None
     return {
+        "status": "held_pending_parental_consent" if result.held else "stored",
+        "held": {
+            "hold_id": result.hold_id,
+            "until": _iso(result.held_until),
+            "message": "a child's data: held, unused, until a parent consents by the link "
+            "emailed to them; deleted if none does by then",
+        }
+        if result.held
+        else None,
         "subject_id": result.subject_id,
         "subject_created": result.subject_created,
         "submission_id": result.submission_id,
