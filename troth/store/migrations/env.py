@@ -19,6 +19,8 @@ TABLE_MODULES = (
     "troth.vault.models",
     "troth.notify.models",
     "troth.publications.models",
+    "troth.jobs.models",
+    "troth.rights.models",
 )
 for module in TABLE_MODULES:
     importlib.import_module(module)
