@@ -64,7 +64,8 @@ def upgrade() -> None:
             "acting_as IN ('self', 'parent', 'nominee')", name=op.f("ck_rights_requests_acting_as")
         ),
         sa.CheckConstraint(
-            "state IN ('received', 'verified', 'in_review', 'approved', 'denied', 'executing', 'completed')",
+            "state IN ('received', 'verified', 'in_review', 'approved', 'denied', 'executing', "
+            "'completed')",
             name=op.f("ck_rights_requests_state"),
         ),
         sa.ForeignKeyConstraint(
