@@ -156,7 +156,7 @@ def test_an_extension_inside_the_first_month(
         assert request.complete_by == datetime(2027, 4, 28, 10, 0, tzinfo=UTC)
         assert request.original_complete_by == datetime(2027, 2, 28, 10, 0, tzinfo=UTC)
         assert timeline(session, request_id)[-1].action == "deadline_extended"
-        [(to, text)] = outbox(session, keyring, "rights_extended")
+        [(_to, text)] = outbox(session, keyring, "rights_extended")
         assert "Many systems to search" in text and "2027-04-28" in text
 
 

@@ -107,7 +107,7 @@ def due_reminders(
                 "request_id": request.id,
                 "right": KIND_LABELS[request.kind],
                 "deadline": which,
-                "due_at": due.isoformat(timespec="minutes"),
+                "due_at": due.strftime("%Y-%m-%d %H:%M"),
                 "overdue": due <= now,
             },
             now=now,
