@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from troth.apikeys import DEFAULT_TTL, KeyCache
 
 from ..site import API_PREFIX, Site
-from . import consents, decisions, publications, subject_data, vault, whoami
+from . import consents, decisions, publications, rights_requests, subject_data, vault, whoami
 from .auth import require_key, require_scope
 from .errors import InvalidInput, UnexpectedErrors, http_error, invalid_input, validation_error
 from .limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
@@ -42,6 +42,7 @@ ROUTERS: list[APIRouter] = [
     vault.router,
     subject_data.router,
     publications.router,
+    rights_requests.router,
 ]
 
 _DESCRIPTION = """\
