@@ -3,7 +3,15 @@
 Each module registers its commands on the one Typer ``app``; importing them here builds it.
 """
 
-from . import apikeys, audit, declaration, keys, mail, serving  # noqa: F401  (they register commands)
+from . import (  # noqa: F401  (they register commands)
+    apikeys,
+    audit,
+    declaration,
+    keys,
+    mail,
+    serving,
+    worker,
+)
 from .app import DEFAULT_DB, DEFAULT_DECLARATION, app
 
 __all__ = ["DEFAULT_DB", "DEFAULT_DECLARATION", "app"]

@@ -74,7 +74,8 @@ def serve(
         "beside the database]",
     ),
 ) -> None:
-    """Serve the privacy policy, the APIs and the pages; deliver mail; record the version."""
+    """Serve the privacy policy, the APIs and the pages; deliver mail; run jobs; record the
+    version."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
@@ -105,6 +106,7 @@ def serve(
             transport=transport,
             mail_from=sender,
             public_url=public_url or f"http://{host}:{port}",
+            run_jobs=True,
         ),
         host=host,
         port=port,

@@ -39,6 +39,7 @@ from .states import (
     RequestState,
     check_transition,
 )
+from .worker import PassReport, worker_pass
 from .worklist import QueueEntry, QueueFilters, next_due, queue
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "IllegalTransition",
     "KeptItem",
     "NoTeamAddress",
+    "PassReport",
     "Plan",
     "QueueEntry",
     "QueueFilters",
@@ -93,4 +95,5 @@ __all__ = [
     "steps_done",
     "team_address",
     "timeline",
+    "worker_pass",
 ]

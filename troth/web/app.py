@@ -18,9 +18,11 @@ from starlette.responses import Response
 from troth.consent import DecisionCache, on_version_recorded
 from troth.declaration import Policy
 from troth.declaration.render import render_html_fragment, render_markdown
+from troth.jobs import WorkerLoop
 from troth.notify import DeliveryLoop, Transport, deliver_due
 from troth.notify.loop import DEFAULT_INTERVAL
 from troth.publishing import publish
+from troth.rights import worker_pass
 from troth.store import display_url, make_engine, make_sessionmaker
 from troth.subjects import Keyring
 
@@ -60,6 +62,8 @@ def create_app(
     mail_from: str | None = None,
     delivery_interval: float = DEFAULT_INTERVAL,
     public_url: str | None = None,
+    run_jobs: bool = False,
+    worker_interval: float = DEFAULT_INTERVAL,
 ) -> FastAPI:
     """The web app for ``policy``; on startup it migrates the database and records the version.
 
@@ -69,6 +73,9 @@ def create_app(
     With a ``transport``, a ``mail_from`` address and a keyring, a background loop delivers
     the outbox every ``delivery_interval`` seconds while the app runs. ``public_url`` is where
     people reach the app (links in emails point there); without it, the URL a request came in on.
+    With ``run_jobs`` and a keyring, one worker runs in-process every ``worker_interval``
+    seconds: it executes approved rights requests and queues deadline reminders (``troth
+    serve`` does this; ``troth worker`` runs more workers elsewhere).
     """
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
@@ -90,6 +97,12 @@ def create_app(
             partial(_deliver, sessions, transport, clock, keyring, mail_from), delivery_interval
         )
 
+    jobs = None
+    if run_jobs and keyring is not None:
+        jobs = WorkerLoop(
+            partial(_work, sessions, policy, keyring, clock, public_url or ""), worker_interval
+        )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         [(row, created)] = await run_in_threadpool(
@@ -99,6 +112,8 @@ def create_app(
         if delivery is not None:
             delivery.start()
             log.info("delivering mail to %s", transport.description if transport else "")
+        if jobs is not None:
+            jobs.start()
         log.info(
             "serving policy version %s (hash %s) from %s; %s",
             row.version,
@@ -107,6 +122,8 @@ def create_app(
             "recorded it as a new version" if created else "already recorded",
         )
         yield
+        if jobs is not None:
+            jobs.stop()
         if delivery is not None:
             delivery.stop()
         decisions.close()
@@ -136,6 +153,12 @@ def _deliver(
     mail_from: str,
 ) -> None:
     deliver_due(sessions, transport, clock(), keyring=keyring, sender=mail_from)
+
+
+def _work(
+    sessions: sessionmaker[Session], policy: Policy, keyring: Keyring, clock: Clock, base_url: str
+) -> None:
+    worker_pass(sessions, policy, keyring, clock(), base_url=base_url)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
