@@ -15,7 +15,7 @@ from consent_support import NOW, STAFF, assert_audit_chain_clean, audit_events, 
 from rights_support import REQUESTER, approved_request, outbox, run_jobs
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from vault_support import submit
+from vault_support import PHONE, submit
 
 from troth.consent import load_state
 from troth.declaration import Policy
@@ -36,7 +36,7 @@ from troth.rights import (
 from troth.rights.bundle import item_json
 from troth.subjects import Keyring
 from troth.subjects.models import Identity, Subject
-from troth.subjects.registry import find_subject
+from troth.subjects.registry import find_subject, link_identity
 from troth.vault import VaultItem, items_of
 
 INVOICE = [
@@ -270,6 +270,24 @@ def test_a_correction_replaces_values_and_opens_recipient_tasks(
         assert task.state == "done" and task.done_at == later and task.done_by == STAFF.id
         assert len(audit_events(session, "rights.recipient_notified")) == 1
         assert_audit_chain_clean(session, ["Rao-Menon", REQUESTER])
+
+
+def test_a_correction_reaches_items_of_a_merged_subject(
+    sessions: sessionmaker[Session], kestrel_policy: Policy, keyring: Keyring
+) -> None:
+    with sessions.begin() as session:
+        merged = submit(session, kestrel_policy, keyring, identity=("phone", PHONE)).subject_id
+        subject_id = _contact(session, kestrel_policy, keyring)
+        link_identity(session, keyring, subject_id, "phone", PHONE, now=NOW, actor=STAFF)
+    approved_request(
+        sessions, kestrel_policy, keyring, "correction", proposed={"user.name": "Asha Rao-Menon"}
+    )
+    run_jobs(sessions, kestrel_policy, keyring)
+    with sessions() as session:
+        items = items_of(session, keyring, subject_id)
+        assert {i.value for i in items if i.category == "user.name"} == {"Asha Rao-Menon"}
+        assert len([i for i in items if i.category == "user.name"]) == 2
+        assert session.get(Subject, merged).merged_into == subject_id
 
 
 def test_ledger_requests_raise_signals_and_withdraw_consent(

@@ -36,7 +36,7 @@ from troth.declaration.taxonomy import is_under
 from troth.jobs import Handler
 from troth.store import write_scope
 from troth.subjects import Keyring, encrypt
-from troth.subjects.models import Identity
+from troth.subjects.models import Identity, Subject
 from troth.subjects.registry import data_key, get_subject, merged_ids
 from troth.vault import SubjectEvent, VaultItem, shred_subject
 from troth.vault.collect import item_associated_data
@@ -160,7 +160,11 @@ def _correct(ctx: StepContext) -> None:
             VaultItem.subject_id.in_(subject_ids), VaultItem.category.in_(sorted(values))
         )
     ):
-        key = data_key(ctx.keyring, get_subject(ctx.session, item.subject_id))
+        # The item's own subject row's key, not the one it was merged into: that is the key
+        # it was written under and that items_of reads it with.
+        owner = ctx.session.get(Subject, item.subject_id)
+        assert owner is not None  # a foreign key
+        key = data_key(ctx.keyring, owner)
         item.ciphertext = encrypt(
             key,
             values[item.category].encode(),
