@@ -29,6 +29,7 @@ from troth.rights import (
     execute_request,
     get_request,
     plan_request,
+    proposed_values,
     recipient_tasks,
     steps_done,
     timeline,
@@ -246,6 +247,10 @@ def test_a_correction_replaces_values_and_opens_recipient_tasks(
     request_id = approved_request(
         sessions, kestrel_policy, keyring, "correction", proposed={"user.name": "Asha Rao-Menon"}
     )
+    with sessions() as session:  # what staff review
+        request = get_request(session, request_id)
+        assert proposed_values(session, keyring, request) == {"user.name": "Asha Rao-Menon"}
+        assert request.proposed is not None and b"Rao-Menon" not in request.proposed
     run_jobs(sessions, kestrel_policy, keyring)
     with sessions() as session:
         names = [
