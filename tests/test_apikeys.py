@@ -55,6 +55,8 @@ def test_the_scope_registry_names_each_scope_with_a_description() -> None:
         "vault:write",
         "publications:read",
         "publications:write",
+        "requests:read",
+        "requests:write",
     ]
     assert all(description.strip() for description in SCOPES.values())
 

@@ -37,7 +37,23 @@ def test_declaration_imports_nothing_else_of_troth() -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["declaration", "store", "audit", "publishing", "subjects", "apikeys", "staff"]
+    "package",
+    [
+        "declaration",
+        "store",
+        "audit",
+        "publishing",
+        "subjects",
+        "apikeys",
+        "consent",
+        "vault",
+        "notify",
+        "publications",
+        "children",
+        "staff",
+        "jobs",
+        "rights",
+    ],
 )
 def test_domain_packages_never_import_web_or_cli(package: str) -> None:
     for path in modules(package):

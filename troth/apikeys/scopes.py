@@ -22,6 +22,8 @@ SCOPES: Mapping[str, str] = MappingProxyType(
             "Draft testimonials, case studies and portfolio items for the person's review; "
             "withdraw them on request."
         ),
+        "requests:read": "Read rights requests, their deadlines and timelines; list the queue.",
+        "requests:write": "Take in rights requests and record that a requester was verified.",
     }
 )
 

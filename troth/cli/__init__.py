@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (they register commands)
     mail,
     serving,
     staff,
+    worker,
 )
 from .app import DEFAULT_DB, DEFAULT_DECLARATION, app
 

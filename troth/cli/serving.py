@@ -79,8 +79,8 @@ def serve(
         help="Console cookies without the Secure flag, for plain http on a loopback address only",
     ),
 ) -> None:
-    """Serve the privacy policy, the APIs, the pages and the staff console; deliver mail; record
-    the version."""
+    """Serve the privacy policy, the APIs, the pages and the staff console; deliver mail; run
+    jobs; record the version."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
@@ -120,6 +120,7 @@ def serve(
             mail_from=sender,
             public_url=public_url or f"http://{host}:{port}",
             secure_cookies=not insecure_cookies,
+            run_jobs=True,
         ),
         host=host,
         port=port,

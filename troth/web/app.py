@@ -19,9 +19,11 @@ from troth.children import expire_held_children
 from troth.consent import DecisionCache, on_version_recorded
 from troth.declaration import Policy
 from troth.declaration.render import render_html_fragment, render_markdown
+from troth.jobs import WorkerLoop
 from troth.notify import DeliveryLoop, Transport, deliver_due
 from troth.notify.loop import DEFAULT_INTERVAL
 from troth.publishing import publish
+from troth.rights import worker_pass
 from troth.store import display_url, make_engine, make_sessionmaker
 from troth.subjects import Keyring
 
@@ -70,6 +72,8 @@ def create_app(
     public_url: str | None = None,
     secure_cookies: bool = True,
     children_sweep_interval: float = CHILDREN_SWEEP_INTERVAL,
+    run_jobs: bool = False,
+    worker_interval: float = DEFAULT_INTERVAL,
 ) -> FastAPI:
     """The web app for ``policy``; on startup it migrates the database and records the version.
 
@@ -83,6 +87,9 @@ def create_app(
     over plain http: only for a server on a loopback address (`make run`, tests). When the
     declaration has a ``children`` section, another loop deletes, every
     ``children_sweep_interval`` seconds, the children's data no parent consented to in time.
+    With ``run_jobs`` and a keyring, one worker runs in-process every ``worker_interval``
+    seconds: it executes approved rights requests and queues deadline reminders (``troth
+    serve`` does this; ``troth worker`` runs more workers elsewhere).
     """
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
@@ -112,6 +119,11 @@ def create_app(
             children_sweep_interval,
             name="children sweep",
         )
+    jobs = None
+    if run_jobs and keyring is not None:
+        jobs = WorkerLoop(
+            partial(_work, sessions, policy, keyring, clock, public_url or ""), worker_interval
+        )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -122,6 +134,8 @@ def create_app(
         if delivery is not None:
             delivery.start()
             log.info("delivering mail to %s", transport.description if transport else "")
+        if jobs is not None:
+            jobs.start()
         log.info(
             "serving policy version %s (hash %s) from %s; %s",
             row.version,
@@ -134,6 +148,8 @@ def create_app(
         yield
         if sweep is not None:
             sweep.stop()
+        if jobs is not None:
+            jobs.stop()
         if delivery is not None:
             delivery.stop()
         decisions.close()
@@ -170,6 +186,12 @@ def _deliver(
 
 def _sweep_children(sessions: sessionmaker[Session], clock: Clock) -> None:
     expire_held_children(sessions, clock())
+
+
+def _work(
+    sessions: sessionmaker[Session], policy: Policy, keyring: Keyring, clock: Clock, base_url: str
+) -> None:
+    worker_pass(sessions, policy, keyring, clock(), base_url=base_url)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

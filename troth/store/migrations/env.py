@@ -20,6 +20,8 @@ TABLE_MODULES = (
     "troth.notify.models",
     "troth.publications.models",
     "troth.staff.models",
+    "troth.jobs.models",
+    "troth.rights.models",
 )
 for module in TABLE_MODULES:
     importlib.import_module(module)

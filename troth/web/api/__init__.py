@@ -23,6 +23,7 @@ from . import (
     consents,
     decisions,
     publications,
+    rights_requests,
     subject_data,
     unsubscribe,
     vault,
@@ -53,6 +54,7 @@ ROUTERS: list[APIRouter] = [
     children.router,
     publications.router,
     unsubscribe.router,
+    rights_requests.router,
 ]
 
 _DESCRIPTION = """\

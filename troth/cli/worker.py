@@ -1,0 +1,80 @@
+"""`troth worker`: run durable jobs (rights requests' execution) and deadline reminders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from troth.subjects.keys import DEFAULT_KEY_FILE
+from troth.subjects.keys import ENV_VAR as KEY_ENV_VAR
+
+from .app import DB_HELP, DEFAULT_DB, DEFAULT_DECLARATION, _load_or_exit, app, err, out
+
+
+@app.command()
+def worker(
+    declaration: Path = typer.Option(DEFAULT_DECLARATION, "--declaration", help="Declaration file"),
+    db: str = typer.Option(DEFAULT_DB, "--db", envvar="TROTH_DB", help=DB_HELP),
+    key_file: Path = typer.Option(
+        DEFAULT_KEY_FILE, "--key-file", help=f"Master key file (unless {KEY_ENV_VAR} is set)"
+    ),
+    previous_key_file: list[Path] = typer.Option(
+        [], "--previous-key-file", help="A master key being retired, still read; repeatable"
+    ),
+    public_url: str = typer.Option(
+        "",
+        "--public-url",
+        envvar="TROTH_PUBLIC_URL",
+        help="Where people reach the server, for download links in emails",
+    ),
+    interval: float = typer.Option(
+        5.0, "--interval", min=0.5, help="Seconds between passes when there is nothing to do"
+    ),
+    once: bool = typer.Option(False, "--once", help="Run one pass, print what it did, and stop"),
+) -> None:
+    """Run jobs (executing approved rights requests) and queue deadline reminders, in a loop."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from troth.jobs import WorkerLoop
+    from troth.rights import worker_pass
+    from troth.store import DatabaseURLError, display_url, make_engine, make_sessionmaker, upgrade
+
+    from .keys import _keyring_or_exit
+
+    policy = _load_or_exit(declaration)
+    keyring = _keyring_or_exit(key_file, previous_key_file)
+    try:
+        engine = make_engine(db)
+    except DatabaseURLError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    try:
+        upgrade(engine)
+        sessions = make_sessionmaker(engine)
+
+        def run_pass() -> None:
+            report = worker_pass(sessions, policy, keyring, datetime.now(UTC), base_url=public_url)
+            if once or report != type(report)():
+                out.print(
+                    f"jobs done {report.jobs_done}, retried {report.jobs_retried}, failed "
+                    f"{report.jobs_failed}; reminders queued {report.reminders}",
+                    markup=False,
+                )
+
+        if once:
+            run_pass()
+            return
+        out.print(f"troth worker on {display_url(db)}; stop with Ctrl-C", markup=False)
+        loop = WorkerLoop(run_pass, interval)
+        try:
+            loop.run()
+        except KeyboardInterrupt:
+            out.print("stopped", markup=False)
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        err.print(f"error: database {display_url(db)}: {reason}", markup=False)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
