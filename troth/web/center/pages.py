@@ -158,7 +158,9 @@ def home(request: Request) -> Response:
 @router.get("/manage", name="center_manage")
 def manage(request: Request) -> Response:
     s = site(request)
-    if s.keyring is not None and session_subject(request, s.keyring, s.clock()):
+    # ``?again=1`` asks for a fresh code while signed in: a download wants a recent proof.
+    again = request.query_params.get("again") == "1"
+    if not again and s.keyring is not None and session_subject(request, s.keyring, s.clock()):
         return _redirect(request, "/choices")
     return page(request, "manage.html", {})
 

@@ -34,7 +34,7 @@ from troth.rights import (
     get_request,
     linked_request,
     mark_verified,
-    status_token,
+    status_link,
 )
 from troth.rights.bundle import DOWNLOAD_PURPOSE, download_link
 from troth.rights.requests import KIND_LABELS, reasons_of
@@ -181,9 +181,7 @@ def _explain(field: str, fallback: str) -> str:
 
 
 def _status_url(request: Request, keyring: Keyring, filed: RightsRequest, now: datetime) -> str:
-    root = request.scope.get("root_path", "").rstrip("/")
-    token = status_token(keyring, filed.id, now + timedelta(days=90))
-    return f"{root}/center/requests/{filed.id}?link={token}"
+    return status_link(keyring, request.scope.get("root_path", ""), filed.id, now)
 
 
 @dataclass(frozen=True)
@@ -230,7 +228,7 @@ async def download(request: Request) -> Response:
             "Prove your email address again",
             "Before your data is handed out we ask for a new code. Ask for one, enter it, then "
             "open the download link again within 15 minutes.",
-            start_again=True,
+            reverify=True,
         )
 
     def fetch() -> Download | None:
