@@ -20,12 +20,21 @@ from httpx import Response
 from rights_support import outbox as rights_outbox
 
 from troth.audit import Actor
-from troth.rights import approve, get_request, start_review, timeline, worker_pass
+from troth.rights import (
+    approve,
+    create_request,
+    extend,
+    get_request,
+    start_review,
+    timeline,
+    worker_pass,
+)
 from troth.rights.bundle import item_json
 from troth.store import write_scope
 from troth.subjects.registry import find_subject
 from troth.vault import collect, items_of
 from troth.web.center.requests import REVERIFY_WITHIN
+from troth.web.site import long_date
 
 pytestmark = pytest.mark.usefixtures("no_personal_data_in_logs")
 NAME = "Ada Lovelace"
@@ -266,3 +275,30 @@ def test_a_correction_carries_its_proposed_value(api: ConsentApi) -> None:
     )
     assert done.status_code == 201, done.text
     assert "Ada King" not in done.text
+
+
+def test_the_status_page_shows_an_extension_and_its_reason(api: ConsentApi) -> None:
+    client = _signed_in(api)
+    s = api.app.state.site
+    reason = "Your data spans three systems we must search by hand"
+    # The form claims no law and Kestrel declares no extension: file under the GDPR directly.
+    with write_scope(s.sessions) as session:
+        request_id = create_request(
+            session,
+            s.policy,
+            s.keyring,
+            kind="access",
+            email=EMAIL,
+            jurisdiction="eu-gdpr",
+            now=api.clock(),
+            actor=STAFF,
+        ).id
+        extended = extend(
+            session, s.policy, s.keyring, request_id, reason=reason, now=api.clock(), actor=STAFF
+        )
+        complete_by, original = extended.complete_by, extended.original_complete_by
+    assert complete_by > original
+    status = client.get(f"/center/requests/{request_id}")
+    assert status.status_code == 200
+    assert f"Extended from {long_date(original)}: {reason}" in status.text
+    assert long_date(complete_by) in status.text.split('id="complete-by">', 1)[1][:80]
