@@ -27,8 +27,9 @@ def browser(api: ConsentApi) -> TestClient:
     return TestClient(api.app, follow_redirects=False)
 
 
-def ask_for_code(client: TestClient, email: str) -> Response:
-    form = client.get("/center/manage")
+def ask_for_code(client: TestClient, email: str, *, again: bool = False) -> Response:
+    """``again``: a fresh code while signed in, as a download asks for."""
+    form = client.get("/center/manage?again=1" if again else "/center/manage")
     assert form.status_code == 200, form.text
     return client.post("/center/manage", data={"email": email, "csrf": csrf_of(form)})
 
@@ -39,9 +40,9 @@ def outbox(api: ConsentApi) -> list[tuple[str, str, str]]:
         return emails(session, api.app.state.site.keyring)
 
 
-def sign_in(api: ConsentApi, client: TestClient, email: str) -> Response:
+def sign_in(api: ConsentApi, client: TestClient, email: str, *, again: bool = False) -> Response:
     """Ask for a code, read it from the email, type it: the answer to the code form."""
-    page = ask_for_code(client, email)
+    page = ask_for_code(client, email, again=again)
     assert page.status_code == 200, page.text
     to, code, _ = outbox(api)[-1]
     assert to == email

@@ -15,6 +15,7 @@ from .clocks import Deadlines, UnknownJurisdiction, add_business_days, deadlines
 from .closure import close_account
 from .execute import STEP_FUNCTIONS, STEPS, execute_request, rights_handlers, steps_done
 from .extension import ExtensionRefused, extend
+from .links import STATUS_PURPOSE, linked_request, status_link, status_path, status_token
 from .models import DeadlineReminder, RecipientTask, RequestTimelineEntry, RightsRequest
 from .plan import KeptItem, Plan, plan_request, proposed_values
 from .recipients import UnknownTask, complete_recipient_task, recipient_tasks
@@ -44,6 +45,7 @@ from .worklist import QueueEntry, QueueFilters, next_due, queue
 
 __all__ = [
     "EXECUTE_JOB",
+    "STATUS_PURPOSE",
     "STEPS",
     "STEP_FUNCTIONS",
     "TEAM_EMAIL_ENV",
@@ -84,6 +86,7 @@ __all__ = [
     "execute_request",
     "extend",
     "get_request",
+    "linked_request",
     "mark_verified",
     "next_due",
     "plan_request",
@@ -92,6 +95,9 @@ __all__ = [
     "recipient_tasks",
     "rights_handlers",
     "start_review",
+    "status_link",
+    "status_path",
+    "status_token",
     "steps_done",
     "team_address",
     "timeline",

@@ -35,7 +35,7 @@ from .sealed import open_bytes
 BUNDLE_TTL = timedelta(days=14)
 DOWNLOAD_PURPOSE = "rights.download"
 # Where the privacy center serves the download; the token is the link's only parameter.
-DOWNLOAD_PATH = "/privacy-center/requests/download"
+DOWNLOAD_PATH = "/center/requests/download"
 CSV_COLUMNS = (
     "collected_at",
     "value",

@@ -42,6 +42,7 @@ from troth.vault import SubjectEvent, VaultItem, shred_subject
 from troth.vault.collect import item_associated_data
 
 from .bundle import BUNDLE_TTL, build_bundle, collect_data, download_link
+from .links import status_link
 from .models import RecipientTask, RequestStep, RightsRequest
 from .plan import plan_request, proposed_values
 from .requests import EXECUTE_JOB, get_request, mail_requester, move, note
@@ -312,7 +313,12 @@ def _stop_tracking(ctx: StepContext) -> None:
 
 def _notify(ctx: StepContext) -> None:
     r = ctx.request
-    context: dict[str, Any] = {"download_url": None, "download_expires": None, "kept": []}
+    context: dict[str, Any] = {
+        "download_url": None,
+        "download_expires": None,
+        "kept": [],
+        "status_url": status_link(ctx.keyring, ctx.base_url, r.id, ctx.now),
+    }
     if r.bundle_expires_at is not None:
         context["download_url"] = download_link(
             ctx.keyring, ctx.base_url, r.id, r.bundle_expires_at

@@ -5,10 +5,11 @@ See docs/center.md.
 
 from fastapi import APIRouter
 
-from . import pages, unsubscribe
+from . import pages, requests, unsubscribe
 
 router = APIRouter()
 router.include_router(pages.router)
+router.include_router(requests.router)
 router.include_router(unsubscribe.router)
 
 __all__ = ["router"]

@@ -158,7 +158,9 @@ def home(request: Request) -> Response:
 @router.get("/manage", name="center_manage")
 def manage(request: Request) -> Response:
     s = site(request)
-    if s.keyring is not None and session_subject(request, s.keyring, s.clock()):
+    # ``?again=1`` asks for a fresh code while signed in: a download wants a recent proof.
+    again = request.query_params.get("again") == "1"
+    if not again and s.keyring is not None and session_subject(request, s.keyring, s.clock()):
         return _redirect(request, "/choices")
     return page(request, "manage.html", {})
 
@@ -235,7 +237,7 @@ async def enter_code(request: Request) -> Response:
         error = f"That code is not right. You have {tries} left."
         context = {"verification": verification_id, "error": error}
         return page(request, "code.html", context, status_code=400)
-    return _signed_in(request, keyring, outcome)
+    return _signed_in(request, keyring, outcome, "email_code")
 
 
 @router.get("/verify/{token}", name="center_verify")
@@ -269,7 +271,7 @@ async def verify(request: Request, token: str) -> Response:
         with write_scope(s.sessions) as session:
             return check_link(session, keyring, token, s.clock(), policy_version=s.policy.version)
 
-    return _signed_in(request, keyring, await run_in_threadpool(check))
+    return _signed_in(request, keyring, await run_in_threadpool(check), "email_link")
 
 
 def _refused(request: Request, refusal: Refused) -> Response:
@@ -277,12 +279,12 @@ def _refused(request: Request, refusal: Refused) -> Response:
     return message(request, status, heading, text, start_again=True)
 
 
-def _signed_in(request: Request, keyring: Keyring, outcome: Outcome) -> Response:
+def _signed_in(request: Request, keyring: Keyring, outcome: Outcome, method: str) -> Response:
     if not isinstance(outcome, Verified):
         return _refused(request, outcome)
     s = site(request)
     response = _redirect(request, "/choices")
-    start_session(response, request, keyring, outcome.subject_id, s.clock(), s.public_url)
+    start_session(response, request, keyring, outcome.subject_id, s.clock(), s.public_url, method)
     return response
 
 

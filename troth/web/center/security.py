@@ -1,12 +1,13 @@
 """The privacy center's session and CSRF tokens, both signed, neither stored on the server.
 
-- Session: after a verified code or link, the cookie ``troth_center_session`` holds a signed
-  token (troth.notify.links, purpose ``center.session``) naming the subject's troth id, valid
-  thirty minutes. HttpOnly, SameSite=Lax, path ``/center``, Secure when the site is served over
-  HTTPS. Signed rather than a server-side row: nothing to clean up and no table to read on every
-  page; the price is that signing out deletes the cookie but cannot revoke a copy of it, which
-  the short lifetime bounds. Every page takes the subject from this cookie alone, never from the
-  request, so a session can only ever read or change its own subject.
+- Session: after a verified code or link, the cookie ``troth_center_session`` holds a signed token
+  (troth.notify.links, purpose ``center.session``) naming the subject's troth id, when and how
+  (code or link) the address was proved, valid thirty minutes. HttpOnly, SameSite=Lax, path
+  ``/center``, Secure when the site is served over HTTPS. Signed rather than a server-side row:
+  nothing to clean up and no table to read on every page; the price is that signing out deletes the
+  cookie but cannot revoke a copy of it, which the short lifetime bounds. Every page takes the
+  subject from this cookie alone, never from the request, so a session can only ever read or change
+  its own subject.
 - CSRF: the cookie ``troth_center_form`` holds a random nonce (HttpOnly, SameSite=Lax); every
   POST form carries a token signed for that nonce (purpose ``center.form``). A POST without the
   cookie, without the token, or with a token for another nonce is refused with 403. The
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 from starlette.responses import Response
@@ -43,8 +45,15 @@ def _path(request: Request) -> str:
     return request.scope.get("root_path", "").rstrip("/") + COOKIE_PATH
 
 
-def session_subject(request: Request, keyring: Keyring, now: datetime) -> str | None:
-    """The subject id of a valid session cookie, or None."""
+@dataclass(frozen=True)
+class CenterSession:
+    subject_id: str
+    verified_at: datetime
+    method: str  # "email_code" or "email_link": how the address was proved
+
+
+def center_session(request: Request, keyring: Keyring, now: datetime) -> CenterSession | None:
+    """The valid session cookie's subject, and when and how it was verified; or None."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -52,7 +61,14 @@ def session_subject(request: Request, keyring: Keyring, now: datetime) -> str | 
         payload = verify_link(keyring, token, _SESSION_PURPOSE, now)
     except LinkError:
         return None
-    return str(payload["s"])
+    verified_at = datetime.fromtimestamp(int(payload.get("v", 0)), UTC)
+    return CenterSession(str(payload["s"]), verified_at, str(payload.get("m", "email_code")))
+
+
+def session_subject(request: Request, keyring: Keyring, now: datetime) -> str | None:
+    """The subject id of a valid session cookie, or None."""
+    found = center_session(request, keyring, now)
+    return found.subject_id if found else None
 
 
 def start_session(
@@ -62,8 +78,10 @@ def start_session(
     subject_id: str,
     now: datetime,
     public_url: str | None,
+    method: str = "email_code",
 ) -> None:
-    token = sign_link(keyring, _SESSION_PURPOSE, {"s": subject_id}, now + SESSION_LIFETIME)
+    payload: dict[str, str | int] = {"s": subject_id, "v": int(now.timestamp()), "m": method}
+    token = sign_link(keyring, _SESSION_PURPOSE, payload, now + SESSION_LIFETIME)
     response.set_cookie(
         SESSION_COOKIE,
         token,
