@@ -24,6 +24,7 @@ from troth.web.console import PREFIX
 OPEN = {("GET", "/console/sign-in")}
 AUDIT_READERS = {Role.admin, Role.privacy_officer, Role.auditor}
 REQUEST_READERS = {Role.admin, Role.privacy_officer, Role.agent, Role.auditor}
+DASHBOARD_READERS = {Role.admin, Role.privacy_officer, Role.auditor}
 
 
 def served(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -44,7 +45,10 @@ def console_routes(policy: Policy) -> list[tuple[str, str]]:
     app = create_app(policy, "sqlite://")
     found = sorted({found for found in served(app.routes) if found[1].startswith(PREFIX)})
     assert ("GET", "/console/audit") in found and ("POST", "/console/sign-out") in found
-    assert ("GET", "/console/requests/{request_id}") in found
+    assert ("GET", "/console/requests/{request_id}") in found and (
+        "GET",
+        "/console/dashboard",
+    ) in found
     assert ("POST", "/console/requests/{request_id}/approve") in found
     return found
 
@@ -110,6 +114,7 @@ def test_pages_admit_only_their_roles(desk: Console, keyring: Keyring, role: Rol
         ("/console/audit", AUDIT_READERS),
         ("/console/audit/verify", AUDIT_READERS),
         ("/console/requests", REQUEST_READERS),
+        ("/console/dashboard", DASHBOARD_READERS),
     ):
         answer = desk.client.get(path, follow_redirects=False)
         if role in readers:
@@ -120,6 +125,7 @@ def test_pages_admit_only_their_roles(desk: Console, keyring: Keyring, role: Rol
     # The navigation shows only what opens.
     assert ('href="/console/audit"' in home.text) == (role in AUDIT_READERS)
     assert ('href="/console/requests"' in home.text) == (role in REQUEST_READERS)
+    assert ('href="/console/dashboard"' in home.text) == (role in DASHBOARD_READERS)
 
 
 def test_a_half_session_can_be_cancelled(desk: Console, keyring: Keyring) -> None:

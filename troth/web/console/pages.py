@@ -21,8 +21,11 @@ AUDIT_ROLES = (Role.admin, Role.privacy_officer, Role.auditor)
 REQUEST_ROLES = (Role.admin, Role.privacy_officer, Role.agent, Role.auditor)
 WORK_ROLES = (Role.admin, Role.privacy_officer, Role.agent)
 DECIDE_ROLES = (Role.admin, Role.privacy_officer)
+# Aggregate figures, for those who oversee the work.
+DASHBOARD_ROLES = (Role.admin, Role.privacy_officer, Role.auditor)
 NAVIGATION = (
     ("requests", "Requests", "/requests", REQUEST_ROLES),
+    ("dashboard", "Dashboard", "/dashboard", DASHBOARD_ROLES),
     ("audit", "Audit trail", "/audit", AUDIT_ROLES),
 )
 
