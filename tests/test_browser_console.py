@@ -132,6 +132,14 @@ def test_an_officer_approves_a_request_from_the_queue(
         page.wait_for_url(re.compile(r".*/console/requests/.*done=approve$"))
         assert "its execution is queued" in page.get_by_role("status").inner_text()
         assert "request_approved" in page.inner_text("main")
+
+        page.get_by_role("link", name="Dashboard").first.click()
+        page.wait_for_url(f"{base_url}/console/dashboard")
+        # Requests by kind, by state, and on time; no consent recorded, so no opt-in chart.
+        assert page.locator('svg[role="img"]').count() == 3
+        assert "1 request received in 12 weeks" in page.inner_text("main")
+        no_sideways_scroll(page)
+        page.screenshot(path=str(tmp_path / "console-dashboard-phone.png"), full_page=True)
     with make_sessionmaker(engine)() as session:
         assert get_request(session, request_id).state in ("approved", "executing", "completed")
     engine.dispose()

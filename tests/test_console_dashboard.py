@@ -130,6 +130,11 @@ def test_opt_in_rates_from_the_current_state(known: sessionmaker[Session]) -> No
         assert rates[0].rate == 0.5
         # Before anything was recorded there is nothing to rate.
         assert opt_in_rates(session, STARTED - DAY * 10) == []
+        # Newsletter consent expires after two years (the declaration): then the two given
+        # count on neither side, and what was refused or withdrawn stays.
+        later = opt_in_rates(session, STARTED + DAY * 800)
+        assert later == [OptInRate("newsletter", given=0, refused=1, withdrawn=1)]
+        assert later[0].rate == 0.0
 
 
 def test_the_dashboard_draws_and_tabulates_the_figures(
@@ -172,6 +177,8 @@ def test_charts_escape_their_labels_and_scale_to_the_largest() -> None:
     assert heights == [pytest.approx(heights[1] / 2), heights[1]]
     bars = str(rate_bars("Rates", [("x", 0.25)]))
     assert 'width="90.0"' in bars and ">25 %</text>" in bars
+    empty = str(rate_bars("Rates", [("x", None)]))
+    assert 'width="0.0"' in empty and ">no data</text>" in empty
 
 
 def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two() -> None:

@@ -68,8 +68,9 @@ def stacked_bars(
     return Markup("".join(parts))
 
 
-def rate_bars(title: str, rows: Sequence[tuple[str, float]]) -> Markup:
-    """Horizontal bars from 0 to 100 %, one per (label, rate between 0 and 1)."""
+def rate_bars(title: str, rows: Sequence[tuple[str, float | None]]) -> Markup:
+    """Horizontal bars from 0 to 100 %, one per (label, rate between 0 and 1, or None for no
+    data: an empty track labelled so, not a bar at 0 %)."""
     width, row_h, label_w = 640, 30, 220
     bar_w = width - label_w - 60
     height = row_h * max(len(rows), 1) + 8
@@ -83,7 +84,7 @@ def rate_bars(title: str, rows: Sequence[tuple[str, float]]) -> Markup:
             f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" class="tick">'
             f"{escape(label)}</text>"
             f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="18" class="track"/>'
-            f'<rect x="{label_w}" y="{y + 4}" width="{bar_w * rate:.1f}" height="18" '
+            f'<rect x="{label_w}" y="{y + 4}" width="{bar_w * (rate or 0.0):.1f}" height="18" '
             f'fill="{colour(0)}"/>'
             f'<text x="{label_w + bar_w + 6}" y="{y + 18}" class="tick">{percent(rate)}</text>'
         )

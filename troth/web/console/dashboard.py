@@ -69,12 +69,12 @@ def dashboard_page(
         "done": done,
         "on_time": percent(done.on_time_rate),
         "completion_chart": rate_bars(
-            "Requests completed on time", [("On time", done.on_time_rate or 0.0)]
+            "Requests completed on time", [("On time", done.on_time_rate)]
         ),
         "median": duration_words(done.median_time),
         "rates": rates,
         "rate_chart": rate_bars(
-            "Consent opt-in rate per purpose", [(r.purpose, r.rate or 0.0) for r in rates]
+            "Consent opt-in rate per purpose", [(r.purpose, r.rate) for r in rates]
         ),
         "percent": percent,
         "total": sum(week.total for week in weeks),
