@@ -23,6 +23,8 @@ from troth.web.console import PREFIX
 # The one page that answers without a session: the sign-in form itself.
 OPEN = {("GET", "/console/sign-in")}
 AUDIT_READERS = {Role.admin, Role.privacy_officer, Role.auditor}
+REQUEST_READERS = {Role.admin, Role.privacy_officer, Role.agent, Role.auditor}
+DASHBOARD_READERS = {Role.admin, Role.privacy_officer, Role.auditor}
 
 
 def served(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -43,6 +45,11 @@ def console_routes(policy: Policy) -> list[tuple[str, str]]:
     app = create_app(policy, "sqlite://")
     found = sorted({found for found in served(app.routes) if found[1].startswith(PREFIX)})
     assert ("GET", "/console/audit") in found and ("POST", "/console/sign-out") in found
+    assert ("GET", "/console/requests/{request_id}") in found and (
+        "GET",
+        "/console/dashboard",
+    ) in found
+    assert ("POST", "/console/requests/{request_id}/approve") in found
     return found
 
 
@@ -103,17 +110,22 @@ def test_pages_admit_only_their_roles(desk: Console, keyring: Keyring, role: Rol
     assert desk.sign_in(member).headers["location"] == "/console"
     home = desk.client.get("/console")
     assert home.status_code == 200
-    audit_link = 'href="/console/audit"' in home.text
-    for path in ("/console/audit", "/console/audit/verify"):
+    for path, readers in (
+        ("/console/audit", AUDIT_READERS),
+        ("/console/audit/verify", AUDIT_READERS),
+        ("/console/requests", REQUEST_READERS),
+        ("/console/dashboard", DASHBOARD_READERS),
+    ):
         answer = desk.client.get(path, follow_redirects=False)
-        if role in AUDIT_READERS:
+        if role in readers:
             assert answer.status_code == 200, path
         else:
             assert answer.status_code == 403, path
             assert "Your role does not open this page" in answer.text
-    assert audit_link == (role in AUDIT_READERS)  # the navigation shows only what opens
-    if role not in AUDIT_READERS:
-        assert "No console page is open to your role yet" in home.text
+    # The navigation shows only what opens.
+    assert ('href="/console/audit"' in home.text) == (role in AUDIT_READERS)
+    assert ('href="/console/requests"' in home.text) == (role in REQUEST_READERS)
+    assert ('href="/console/dashboard"' in home.text) == (role in DASHBOARD_READERS)
 
 
 def test_a_half_session_can_be_cancelled(desk: Console, keyring: Keyring) -> None:

@@ -16,7 +16,18 @@ router = APIRouter(prefix=PREFIX)
 
 # The console's pages and the roles each admits; the navigation shows a person only theirs.
 AUDIT_ROLES = (Role.admin, Role.privacy_officer, Role.auditor)
-NAVIGATION = (("audit", "Audit trail", "/audit", AUDIT_ROLES),)
+# The request queue and pages: the auditor reads them; agents work them (start reviews, mark
+# recipients told); approving, denying and extending are decisions for an officer or an admin.
+REQUEST_ROLES = (Role.admin, Role.privacy_officer, Role.agent, Role.auditor)
+WORK_ROLES = (Role.admin, Role.privacy_officer, Role.agent)
+DECIDE_ROLES = (Role.admin, Role.privacy_officer)
+# Aggregate figures, for those who oversee the work.
+DASHBOARD_ROLES = (Role.admin, Role.privacy_officer, Role.auditor)
+NAVIGATION = (
+    ("requests", "Requests", "/requests", REQUEST_ROLES),
+    ("dashboard", "Dashboard", "/dashboard", DASHBOARD_ROLES),
+    ("audit", "Audit trail", "/audit", AUDIT_ROLES),
+)
 
 
 def render_console(
