@@ -319,7 +319,9 @@ def test_recipient_tasks_are_marked_notified(
         ).one()
 
 
-@pytest.mark.parametrize("action", ["review", "approve", "deny", "extend", "tasks/1/done"])
+@pytest.mark.parametrize(
+    "action", ["review", "approve", "deny", "extend", "tasks/1/done", "proposed"]
+)
 def test_every_form_without_its_csrf_token_is_refused(
     desk: Console, kestrel_policy: Policy, keyring: Keyring, action: str
 ) -> None:
@@ -334,3 +336,57 @@ def test_every_form_without_its_csrf_token_is_refused(
     assert state_of(desk, request_id) == "verified"
     with sessions_of(desk)() as session:
         assert session.scalars(select(Job)).first() is None
+
+
+def test_a_corrections_proposed_values_are_shown_on_request_and_the_read_is_audited(
+    desk: Console, kestrel_policy: Policy, keyring: Keyring
+) -> None:
+    new_name = "Priya Natarajan-Iyer"
+    with sessions_of(desk).begin() as session:
+        found = take_request(
+            session,
+            kestrel_policy,
+            keyring,
+            "correction",
+            email="n@x.org",
+            now=STARTED,
+            jurisdiction="eu-gdpr",
+            proposed={"user.name": new_name},
+        )
+        mark_verified(session, found.id, method="email_code", now=STARTED, actor=STAFF)
+        request_id = found.id
+    member = signed_in(desk, keyring, Role.agent)
+    page = desk.client.get(f"/console/requests/{request_id}")
+    # Not shown until asked for: every read of them is on the record.
+    assert "Show the proposed values" in page.text and new_name not in page.text
+    shown = desk.client.post(
+        f"/console/requests/{request_id}/proposed", data={"csrf": csrf_of(page)}
+    )
+    assert shown.status_code == 200
+    assert html.escape(new_name) in shown.text and "user.name" in shown.text
+    with sessions_of(desk)() as session:
+        [event] = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "rights.proposed_values_read")
+        ).all()
+    assert event.actor_kind == "staff" and event.actor_id == member.id
+    assert event.details == {"request_id": request_id, "categories": ["user.name"]}
+    assert new_name not in repr(event.details)
+
+
+def test_only_an_open_correction_has_proposed_values_to_show(
+    desk: Console, kestrel_policy: Policy, keyring: Keyring
+) -> None:
+    request_id = new_request(
+        desk, kestrel_policy, keyring, "access", STARTED, email="o@x.org", until="verified"
+    )
+    signed_in(desk, keyring, Role.admin)
+    page = desk.client.get(f"/console/requests/{request_id}")
+    assert "Show the proposed values" not in page.text
+    refused = desk.client.post(
+        f"/console/requests/{request_id}/proposed", data={"csrf": csrf_of(page)}
+    )
+    assert refused.status_code == 409
+    with sessions_of(desk)() as session:
+        assert not session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "rights.proposed_values_read")
+        ).all()

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from troth.audit import Actor, record_event
 from troth.declaration import Policy
 from troth.declaration.model import RetentionRule
 from troth.declaration.taxonomy import is_under
@@ -152,6 +153,31 @@ def proposed_values(session: Session, keyring: Keyring, request: RightsRequest) 
         return {}
     values: dict[str, str] = unseal(
         session, keyring, request.subject_id, request.id, "proposed", request.proposed
+    )
+    return values
+
+
+def read_proposed_values(
+    session: Session,
+    keyring: Keyring,
+    request: RightsRequest,
+    *,
+    actor: Actor,
+    now: datetime,
+    policy_version: str | None = None,
+) -> dict[str, str]:
+    """A correction's proposed values for the member of staff reviewing it, with the audit event
+    ``rights.proposed_values_read`` (the request and the categories, never a value) in the
+    caller's transaction: a staff read of personal data is always on the record (P22)."""
+    values = proposed_values(session, keyring, request)
+    record_event(
+        session,
+        actor=actor,
+        action="rights.proposed_values_read",
+        subject_id=request.subject_id,
+        policy_version=policy_version,
+        details={"request_id": request.id, "categories": sorted(values)},
+        now=now,
     )
     return values
 

@@ -40,6 +40,7 @@ from troth.rights import (
     start_review,
     timeline,
 )
+from troth.rights.plan import read_proposed_values
 from troth.rights.states import FINAL
 from troth.staff import SignedIn
 from troth.store import write_scope
@@ -149,6 +150,7 @@ def _request_page(
     *,
     error: str | None = None,
     status: int = 200,
+    proposed: dict[str, str] | None = None,
 ) -> Response:
     keyring = keyring_of(request)
     at = now(request)
@@ -185,6 +187,11 @@ def _request_page(
             and state in (RequestState.received, RequestState.verified, RequestState.in_review),
             "can_extend": who.role in DECIDE_ROLES and state not in FINAL and not found.extended,
             "can_notify": who.role in WORK_ROLES,
+            "proposed": proposed,
+            "can_read_proposed": who.role in WORK_ROLES
+            and found.kind == "correction"
+            and found.proposed is not None
+            and state not in FINAL,
         }
         return render_console(request, "console/request.html", context, status_code=status)
 
@@ -218,6 +225,31 @@ def _act(
         return _request_page(request, who, request_id, error=str(exc), status=409)
     query = urlencode({"done": done})
     return RedirectResponse(url(request, f"/requests/{request_id}?{query}"), status_code=303)
+
+
+@router.post("/requests/{request_id}/proposed", name="console_request_proposed")
+def proposed_action(
+    request: Request,
+    request_id: str,
+    who: SignedIn = Depends(require_staff(*WORK_ROLES)),
+    form: dict[str, str] = Depends(form_fields),
+) -> Response:
+    """Show a correction's proposed values: a read of personal data, so a POST, and audited."""
+    check_csrf(form, who.csrf_token)
+    s, keyring, at = site(request), keyring_of(request), now(request)
+    try:
+        with write_scope(s.sessions) as db:
+            found = get_request(db, request_id)
+            if found.kind != "correction" or RequestState(found.state) in FINAL:
+                raise ConsoleRefusal(
+                    409, "Nothing to review", "Only an open correction has values to review."
+                )
+            values = read_proposed_values(
+                db, keyring, found, actor=who.actor, now=at, policy_version=s.policy.version
+            )
+    except UnknownRequest:
+        raise ConsoleRefusal(404, "No such request", "There is no request with that id.") from None
+    return _request_page(request, who, request_id, proposed=values)
 
 
 @router.post("/requests/{request_id}/review", name="console_request_review")
