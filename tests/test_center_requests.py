@@ -232,6 +232,10 @@ def test_filing_needs_a_session_and_the_forms_token(api: ConsentApi) -> None:
             },
             "Enter the email address of the person",
         ),
+        (
+            {"kind": "access", "acting_as": "self", "jurisdiction": "br-lgpd"},
+            "Choose where you live from the list",
+        ),
     ],
 )
 def test_bad_input_names_the_field(api: ConsentApi, fields: dict[str, str], named: str) -> None:
@@ -302,3 +306,23 @@ def test_the_status_page_shows_an_extension_and_its_reason(api: ConsentApi) -> N
     assert status.status_code == 200
     assert f"Extended from {long_date(original)}: {reason}" in status.text
     assert long_date(complete_by) in status.text.split('id="complete-by">', 1)[1][:80]
+
+
+def test_where_the_person_lives_decides_the_law_whose_deadlines_apply(api: ConsentApi) -> None:
+    client = _signed_in(api)
+    form = client.get("/center/requests/new")
+    # Kestrel follows India's DPDP Act, the GDPR and the CCPA: the form offers exactly those.
+    assert 'name="jurisdiction"' in form.text
+    for key in ("in-dpdp", "eu-gdpr", "us-ca-ccpa"):
+        assert f'value="{key}"' in form.text
+    done = _file(client, kind="access", acting_as="self", jurisdiction="us-ca-ccpa")
+    assert done.status_code == 201, done.text
+    [request_id] = REFERENCE.findall(done.text)
+    with api.app.state.site.sessions() as session:
+        filed = get_request(session, request_id)
+    assert filed.jurisdiction == "us-ca-ccpa"
+    elsewhere = _file(client, kind="access", acting_as="self")
+    assert elsewhere.status_code == 201
+    [other_id] = REFERENCE.findall(elsewhere.text)
+    with api.app.state.site.sessions() as session:
+        assert get_request(session, other_id).jurisdiction is None

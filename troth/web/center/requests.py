@@ -79,6 +79,7 @@ def _form(
     )
     context = {
         "kinds": offered_kinds(request),
+        "laws": _laws(request),
         "on_behalf": ON_BEHALF,
         "categories": categories,
         "values": values,
@@ -86,6 +87,18 @@ def _form(
         "error": error[1] if error else None,
     }
     return page(request, "request_new.html", context, 422 if error else 200)
+
+
+# Where a person lives decides which law's deadlines their request gets (the stricter of it and
+# the declaration's own); the form offers the laws the organization says it follows.
+_REGION_OF = {"in-dpdp": "India", "eu-gdpr": "the EU or the EEA", "us-ca-ccpa": "California"}
+
+
+def _laws(request: Request) -> list[tuple[str, str]]:
+    from troth.declaration.profiles import PROFILES
+
+    claimed = site(request).policy.declaration.organization.jurisdictions
+    return [(key, f"{_REGION_OF.get(key, key)} ({PROFILES[key].name})") for key in claimed]
 
 
 @router.get("/new", name="center_request_new")
@@ -122,6 +135,8 @@ async def file_request(request: Request) -> Response:
         return _redirect(request, "/manage")
     values = {k: fields.get(k, "").strip() for k in ON_FORM}
     kind, acting_as = values["kind"], values["acting_as"] or "self"
+    if values["jurisdiction"] and values["jurisdiction"] not in dict(_laws(request)):
+        return _form(request, values, ("jurisdiction", _EXPLAIN["jurisdiction"]))
     proposed = None
     if kind == "correction":
         if values["category"] not in s.policy.categories:
@@ -146,6 +161,7 @@ async def file_request(request: Request) -> Response:
                 requester_email=own if on_behalf else None,
                 relationship=(values["relationship"] or None) if on_behalf else None,
                 proposed=proposed,
+                jurisdiction=values["jurisdiction"] or None,
             )
             return mark_verified(session, filed.id, method=signed_in.method, now=now, actor=actor)
 
@@ -165,7 +181,15 @@ async def file_request(request: Request) -> Response:
     return page(request, "request_filed.html", context, 201, forms=False)
 
 
-ON_FORM = ("kind", "acting_as", "subject_email", "relationship", "category", "value")
+ON_FORM = (
+    "kind",
+    "acting_as",
+    "jurisdiction",
+    "subject_email",
+    "relationship",
+    "category",
+    "value",
+)
 _EXPLAIN = {
     "kind": "Choose which request you are making.",
     "acting_as": "Choose on whose behalf you are asking.",
@@ -173,6 +197,7 @@ _EXPLAIN = {
     "relationship": "Say how you are related to the person you are asking for (up to 200 "
     "characters).",
     "value": "Enter the correct value.",
+    "jurisdiction": "Choose where you live from the list, or leave it at 'Elsewhere'.",
 }
 
 
