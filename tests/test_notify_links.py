@@ -71,6 +71,20 @@ def test_any_changed_character_is_refused(position: int, replacement: str) -> No
         verify_link(KEYRING, changed, "publication.review", NOW)
 
 
+def test_another_spelling_of_the_same_signature_bytes_is_refused() -> None:
+    # A 32-byte signature is 43 base64 characters; the last one carries two unused bits, so
+    # four characters decode to the same bytes. Only the one troth wrote is accepted.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    token = sign_link(KEYRING, "publication.review", PAYLOAD, LATER)
+    last = alphabet.index(token[-1])
+    twins = [alphabet[(last & ~3) | low] for low in range(4) if (last & ~3) | low != last]
+    assert len(twins) == 3
+    for twin in twins:
+        with pytest.raises(TamperedLink):
+            verify_link(KEYRING, token[:-1] + twin, "publication.review", NOW)
+    assert verify_link(KEYRING, token, "publication.review", NOW) == PAYLOAD
+
+
 @pytest.mark.parametrize(
     "token", ["", "abc", "a.b.c", "not base64!.x", "é.é", "a" * 3000 + ".b", "..."]
 )

@@ -62,7 +62,15 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of unpadded URL-safe base64, refusing any other spelling of them.
+
+    The last character of a group carries unused low bits that decoders ignore, so several
+    spellings decode alike; only the one :func:`_b64` writes is accepted, so that no changed
+    character of a token ever passes."""
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the canonical encoding")
+    return data
 
 
 def _signature(key: bytes, body: str) -> bytes:
