@@ -27,7 +27,7 @@ from troth.rights import (
     start_review,
 )
 from troth.staff import Role
-from troth.store import make_sessionmaker
+from troth.store import make_sessionmaker, write_scope
 from troth.subjects import Keyring
 from troth.web.console.requests import time_left
 
@@ -55,7 +55,7 @@ def new_request(
     until: str = "received",
 ) -> str:
     """A request received at ``received`` under the GDPR, moved on to ``until``."""
-    with sessions_of(desk).begin() as session:
+    with write_scope(sessions_of(desk)) as session:
         found = take_request(
             session, policy, keyring, kind, email=email, now=received, jurisdiction="eu-gdpr"
         )
@@ -289,7 +289,7 @@ def test_recipient_tasks_are_marked_notified(
     other = new_request(
         desk, kestrel_policy, keyring, "erasure", STARTED, email="l@x.org", until="in_review"
     )
-    with sessions_of(desk).begin() as session:
+    with write_scope(sessions_of(desk)) as session:
         task = RecipientTask(
             request_id=request_id,
             recipient="mailer",
@@ -342,7 +342,7 @@ def test_a_corrections_proposed_values_are_shown_on_request_and_the_read_is_audi
     desk: Console, kestrel_policy: Policy, keyring: Keyring
 ) -> None:
     new_name = "Priya Natarajan-Iyer"
-    with sessions_of(desk).begin() as session:
+    with write_scope(sessions_of(desk)) as session:
         found = take_request(
             session,
             kestrel_policy,

@@ -274,15 +274,25 @@ class DecisionCache:
             return
         self._last_prune = now
         try:
-            with write_scope(self._sessions) as session:
+            # Looked for first without the write lock: an idle server must not make the other
+            # writers on SQLite wait (or a transaction that has already read fail) for nothing.
+            with self._sessions() as session:
                 newest = session.scalar(select(func.max(ConsentChange.seq)))
-                if newest is None:
-                    return
+                cutoff = self._clock() - KEEP_FEED
+                stale = None
+                if newest is not None:
+                    stale = session.scalar(
+                        select(ConsentChange.seq)
+                        .where(ConsentChange.changed_at < cutoff, ConsentChange.seq < newest)
+                        .limit(1)
+                    )
+            if stale is None:
+                return
+            with write_scope(self._sessions) as session:
                 # The newest row stays, so that SQLite never hands out a sequence number again.
                 session.execute(
                     delete(ConsentChange).where(
-                        ConsentChange.changed_at < self._clock() - KEEP_FEED,
-                        ConsentChange.seq < newest,
+                        ConsentChange.changed_at < cutoff, ConsentChange.seq < newest
                     )
                 )
         except SQLAlchemyError as exc:
