@@ -433,3 +433,33 @@ def test_a_started_cache_keeps_polling_the_feed(follower: DecisionCache, subject
     assert follower.allows(subject, "newsletter").reason is Reason.no_consent
     polls = follower.polls
     eventually(lambda: follower.polls >= polls + 2)
+
+
+def test_pruning_the_feed_writes_only_when_rows_are_stale_and_keeps_the_newest(
+    cache: DecisionCache, sessions: sessionmaker[Session], clock: Clock, ledger_engine: Engine
+) -> None:
+    from sqlalchemy import select
+
+    from troth.consent.models import ConsentChange
+
+    now = clock()
+    with sessions.begin() as session:
+        session.add(ConsentChange(subject_ids=None, changed_at=now - timedelta(minutes=5)))
+    # Nothing older than the hour the feed is kept: an idle pass reads and writes nothing.
+    with statements(ledger_engine) as seen:
+        cache._prune_feed()
+    assert any("consent_changes" in s for s in seen)  # the pass did look
+    assert not [s for s in seen if s.lstrip().upper().startswith(("DELETE", "UPDATE"))]
+    with sessions.begin() as session:
+        session.add_all(
+            [
+                ConsentChange(subject_ids=None, changed_at=now - timedelta(hours=3)),
+                ConsentChange(subject_ids=None, changed_at=now - timedelta(hours=2)),
+            ]
+        )
+    cache._last_prune = 0.0  # the next pass is due
+    cache._prune_feed()
+    with sessions() as session:
+        left = list(session.scalars(select(ConsentChange.changed_at).order_by(ConsentChange.seq)))
+    # The stale rows go, except the newest row of all, which stays whatever its age.
+    assert sorted(left) == [now - timedelta(hours=2), now - timedelta(minutes=5)]
