@@ -71,7 +71,7 @@ class Positions:
         return (1, 1)
 
 
-def _yaml_problem(filename: str, exc: YAMLError) -> Problem:
+def yaml_problem(filename: str, exc: YAMLError) -> Problem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     if isinstance(exc, DuplicateKeyError):
@@ -103,7 +103,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path, tuple[Any, ...]]:
     return tuple(path), tuple(rest)
 
 
-def _validation_findings(exc: ValidationError, data: Any) -> list[tuple[Finding, bool]]:
+def validation_findings(exc: ValidationError, data: Any) -> list[tuple[Finding, bool]]:
     findings: list[tuple[Finding, bool]] = []
     seen: set[tuple[Path, str]] = set()
     for error in exc.errors(include_url=False):
@@ -138,7 +138,7 @@ def read_declaration(
     try:
         document = yaml.load(text)
     except YAMLError as exc:
-        return None, [_yaml_problem(filename, exc)]
+        return None, [yaml_problem(filename, exc)]
     positions = Positions()
     data = positions.record(document, ())
     if not isinstance(data, dict):
@@ -153,7 +153,7 @@ def read_declaration(
     try:
         declaration = Declaration.model_validate(data)
     except ValidationError as exc:
-        problems = [place(f, at_key) for f, at_key in _validation_findings(exc, data)]
+        problems = [place(f, at_key) for f, at_key in validation_findings(exc, data)]
         semantic = salvage_findings(data, exc, _data_path, check_declaration, today or date.today())
         problems += [place(f) for f in semantic]
         return None, sorted(problems, key=lambda p: (p.line, p.column))
