@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import consent  # bench/consent.py, beside this file
+import datasets  # bench/datasets.py
 import vault  # bench/vault.py
 from ruamel.yaml import YAML
 
@@ -59,6 +60,9 @@ def main() -> int:
     print(f"{'case':<58}{'rate':>14} {'unit':<12}{'x baseline':>11}  baseline")
     for case, value, unit, ratio, base in [*consent.main(), *vault.main()]:
         print(f"{case:<58}{value:>14,.0f} {unit:<12}{ratio:>11.2f}  {base}")
+
+    print()
+    datasets.main()  # prints its own table, or why it was skipped
     return 0
 
 
