@@ -101,6 +101,22 @@ class Duration:
             return shifted + delta
         return shifted + timedelta(days=delta.days)
 
+    def subtract_from(self, moment: datetime) -> datetime:
+        """Calendar subtraction: the moment this long before ``moment`` (a month before 31 March
+        is the last day of February). A row stamped after it is still within the period."""
+        month_index = moment.month - 1 - self.months - 12 * self.years
+        year = moment.year + month_index // 12
+        month = month_index % 12 + 1
+        day = min(moment.day, calendar.monthrange(year, month)[1])
+        delta = timedelta(
+            weeks=self.weeks,
+            days=self.days,
+            hours=self.hours,
+            minutes=self.minutes,
+            seconds=self.seconds,
+        )
+        return moment.replace(year=year, month=month, day=day) - delta
+
     def __lt__(self, other: Duration) -> bool:
         return self.approx_days() < other.approx_days()
 

@@ -1,0 +1,516 @@
+"""Access and erasure over a company database, compiled to set-based SQL (P10–P13, P19).
+
+:class:`Target` binds a dataset to a live database. Each request becomes one statement per
+collection, whatever the number of people or rows: a collection's rows are found by its identity
+columns (``email IN (...)``) or through the references that lead to it, as nested ``IN``
+subqueries (``login.customer_id IN (SELECT c.id FROM customer c WHERE c.email IN (...))``). The
+database's own planner does the joining; troth never fetches rows to decide what to change,
+except for keyed hashes, which are computed here because no SQL dialect shares one.
+
+Erasure writes in an order that keeps every collection reachable until its own statement has run:
+a collection whose fields another collection's reach reads (``customer.email`` for everything
+under the customer) is written after that collection. Where no such order exists (a masked column
+that is also the key of a reference cycle, say), the primary keys of every reachable row are
+read first and each statement targets those keys. Collections that reach one another through a
+cycle of references are always found that way, step by step until no new row appears.
+
+A field under a retention rule with a legal basis is kept in each row whose clock (the field's or
+collection's ``timestamp`` column) has not run out, or has not started (the column is empty): the
+statement masks it only where the rule no longer holds, and a row with a held field is not
+deleted. What was kept is reported per field, with the rule and the number of rows.
+
+The caller owns the transaction (``with engine.begin() as conn``): an erasure is all or nothing,
+and running it again finds nothing more to change (a keyed hash is recognised and not hashed
+twice), so a worker that dies after the commit but before recording it changes nothing on retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+
+from troth.declaration import Policy
+from troth.declaration.model import RetentionRule
+
+from .graph import Traversal, traverse
+from .model import Collection, Dataset, DatasetError, Field
+
+HASH_PREFIX = "h:"
+HASH_LENGTH = len(HASH_PREFIX) + 64
+Identities = Mapping[str, Sequence[Any]]
+PrimaryKeys = dict[str, list[tuple[Any, ...]]]
+
+
+@dataclass(frozen=True)
+class KeptField:
+    """A field erasure left in place because a retention rule with a legal basis holds it."""
+
+    collection: str
+    field: str
+    rule: str
+    rows: int
+
+    def as_json(self) -> dict[str, str | int]:
+        return {
+            "collection": self.collection,
+            "field": self.field,
+            "rule": self.rule,
+            "rows": self.rows,
+        }
+
+
+@dataclass
+class Erasure:
+    """What one erasure changed: rows updated and deleted per collection, fields kept."""
+
+    masked: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    kept: list[KeptField] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "masked": dict(self.masked),
+            "deleted": dict(self.deleted),
+            "kept": [k.as_json() for k in self.kept],
+        }
+
+
+def keyed_hash(key: bytes, value: Any) -> str:
+    """The keyed hash that replaces a value masked with ``hash``: same input, same output, so
+    masked rows can still be counted and joined, but not read back."""
+    digest = hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()
+    return HASH_PREFIX + digest
+
+
+def is_keyed_hash(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) == HASH_LENGTH
+        and value.startswith(HASH_PREFIX)
+        and all(c in "0123456789abcdef" for c in value[len(HASH_PREFIX) :])
+    )
+
+
+def jsonable(value: Any) -> Any:
+    """A column value as JSON can carry it (for the access bundle)."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    return value
+
+
+class Target:
+    """A dataset bound to a live database. The tables are reflected once, when bound."""
+
+    def __init__(self, dataset: Dataset, engine: Engine, *, policy: Policy | None = None) -> None:
+        self.dataset = dataset
+        self.policy = policy
+        self.traversal: Traversal = traverse(dataset)
+        metadata = MetaData()
+        names = [c.name for c in dataset.collections]
+        with engine.connect() as conn:
+            existing = set(engine.dialect.get_table_names(conn))
+            missing = [n for n in names if n not in existing]
+            if missing:
+                raise DatasetError(
+                    [
+                        dataset.problem(
+                            dataset.collection(n).path,
+                            "error",
+                            f"collection {n}: the database has no table of that name",
+                        )
+                        for n in missing
+                    ]
+                )
+            metadata.reflect(conn, only=names)
+        self.tables: dict[str, Table] = {n: metadata.tables[n] for n in names}
+        problems = []
+        for collection in dataset.collections:
+            table = self.tables[collection.name]
+            for f in collection.fields:
+                if f.name not in table.c:
+                    problems.append(
+                        dataset.problem(
+                            f.path, "error", f"{collection.name}.{f.name}: no such column"
+                        )
+                    )
+            if collection.personal and not collection.primary_key:
+                problems.append(
+                    dataset.problem(
+                        collection.path,
+                        "error",
+                        f"collection {collection.name} holds personal data but declares no "
+                        "primary key (fides_meta.primary_key)",
+                    )
+                )
+        if problems:
+            raise DatasetError(problems)
+
+    # -- finding rows -------------------------------------------------------------------------
+
+    def _where(
+        self, table: Any, name: str, identities: Identities, keys: PrimaryKeys
+    ) -> ColumnElement[bool]:
+        """Rows of ``table`` (collection ``name``, or an alias of it) reachable from the
+        identities; collections in ``keys`` are found by their primary keys instead."""
+        if name in keys:
+            return _pk_in(table, self.dataset.collection(name), keys[name])
+        return self._step(table, name, identities, keys)
+
+    def _step(
+        self, table: Any, name: str, identities: Identities, keys: PrimaryKeys
+    ) -> ColumnElement[bool]:
+        """Rows of ``name`` that its identity columns or one reference from a reachable row
+        find."""
+        conditions: list[ColumnElement[bool]] = []
+        for f in self.dataset.collection(name).identities:
+            values = [v for v in identities.get(f.identity or "", ()) if v is not None]
+            if values:
+                conditions.append(table.c[f.name].in_(values))
+        for edge in self.traversal.incoming.get(name, ()):
+            source = self.tables[edge.source].alias()
+            inner = self._where(source, edge.source, identities, keys)
+            conditions.append(
+                table.c[edge.target_field].in_(
+                    select(source.c[edge.source_field]).where(inner).correlate(None)
+                )
+            )
+        return or_(*conditions) if conditions else false()
+
+    def _cycle_keys(self, conn: Connection, identities: Identities) -> PrimaryKeys:
+        """Primary keys of the reachable rows of collections on a cycle of references, found step
+        by step until no step adds a row."""
+        cyclic = [n for n in self.traversal.order if self.traversal.cyclic(n)]
+        keys: PrimaryKeys = {n: [] for n in cyclic}
+        grew = bool(cyclic)
+        while grew:
+            grew = False
+            for name in cyclic:
+                table = self.tables[name]
+                collection = self.dataset.collection(name)
+                reach = or_(
+                    _pk_in(table, collection, keys[name]),
+                    self._step(table, name, identities, keys),
+                )
+                query = select(*_pk_columns(table, collection)).where(reach)
+                found = sorted(tuple(row) for row in conn.execute(query))
+                if found != keys[name]:
+                    keys[name] = found
+                    grew = True
+        return keys
+
+    def _all_keys(self, conn: Connection, identities: Identities, keys: PrimaryKeys) -> PrimaryKeys:
+        every = dict(keys)
+        for name in self.traversal.order:
+            if name in every:
+                continue
+            table = self.tables[name]
+            collection = self.dataset.collection(name)
+            where = self._where(table, name, identities, every)
+            every[name] = sorted(
+                tuple(r) for r in conn.execute(select(*_pk_columns(table, collection)).where(where))
+            )
+        return every
+
+    # -- access -------------------------------------------------------------------------------
+
+    def access(self, conn: Connection, identities: Identities) -> dict[str, list[dict[str, Any]]]:
+        """Every reachable row, per collection, with the dataset's declared fields."""
+        keys = self._cycle_keys(conn, identities)
+        found: dict[str, list[dict[str, Any]]] = {}
+        for name in self.traversal.order:
+            table = self.tables[name]
+            collection = self.dataset.collection(name)
+            columns = [table.c[f.name] for f in collection.fields]
+            query = (
+                select(*columns)
+                .where(self._where(table, name, identities, keys))
+                .order_by(*_pk_columns(table, collection))
+            )
+            found[name] = [dict(row._mapping) for row in conn.execute(query)]
+        return found
+
+    # -- erasure ------------------------------------------------------------------------------
+
+    def _rule(self, f: Field) -> RetentionRule | None:
+        if f.retention is None or self.policy is None:
+            return None
+        rule = self.policy.retention_rules.get(f.retention)
+        return rule if rule is not None and rule.legal_basis is not None else None
+
+    def _held(
+        self, table: Table, collection: Collection, f: Field, now: datetime
+    ) -> ColumnElement[bool] | None:
+        """Rows in which a legal retention rule still holds ``f``, or None if none can."""
+        rule = self._rule(f)
+        stamp = f.timestamp or collection.timestamp
+        if rule is None or stamp is None:
+            return None
+        column = table.c[stamp]
+        cutoff = rule.period.subtract_from(now.astimezone(UTC))
+        if not getattr(column.type, "timezone", False):
+            cutoff = cutoff.replace(tzinfo=None)
+        return or_(column.is_(None), column > cutoff)
+
+    def _reads(self, name: str) -> set[tuple[str, str]]:
+        """Columns the reach of ``name`` reads: identity columns and reference keys upstream."""
+        found: set[tuple[str, str]] = set()
+        pending = [name]
+        seen = set()
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            for f in self.dataset.collection(current).identities:
+                found.add((current, f.name))
+            for edge in self.traversal.incoming.get(current, ()):
+                found.add((current, edge.target_field))
+                found.add((edge.source, edge.source_field))
+                pending.append(edge.source)
+        return found
+
+    def _order(self) -> list[str] | None:
+        """Collections in an order where none is written before a collection that reads it, or
+        None when there is no such order."""
+        order = list(self.traversal.order)
+        writes: dict[str, set[str] | None] = {}  # None: rows are deleted (every column)
+        for name in order:
+            collection = self.dataset.collection(name)
+            writes[name] = (
+                None if collection.deletes_rows else {f.name for f in collection.personal}
+            )
+        before: dict[str, set[str]] = {n: set() for n in order}  # n must run before each of these
+        for reader in order:
+            for writer in order:
+                if writer == reader:
+                    continue
+                written = writes[writer]
+                if any(
+                    c == writer and (written is None or col in written)
+                    for c, col in self._reads(reader)
+                ):
+                    before[reader].add(writer)
+        # foreign keys: a row that references a row about to be deleted goes first
+        for child in order:
+            for fk in self.tables[child].foreign_keys:
+                parent = fk.column.table.name
+                if parent in writes and writes[parent] is None and parent != child:
+                    before[child].add(parent)
+        result: list[str] = []
+        remaining = list(reversed(order))  # leaves first, where nothing says otherwise
+        while remaining:
+            ready = next(
+                (
+                    n
+                    for n in remaining
+                    if not any(n in before[other] for other in remaining if other != n)
+                ),
+                None,
+            )
+            if ready is None:
+                return None
+            result.append(ready)
+            remaining.remove(ready)
+        return result
+
+    def erase(
+        self,
+        conn: Connection,
+        identities: Identities,
+        *,
+        now: datetime,
+        hash_key: bytes,
+    ) -> Erasure:
+        """Mask or delete every reachable personal field the dataset declares, keeping what a
+        legal retention rule holds. Runs in the caller's transaction."""
+        keys = self._cycle_keys(conn, identities)
+        order = (
+            None if any(self.traversal.cyclic(n) for n in self.traversal.order) else self._order()
+        )
+        if order is None:
+            # No safe order (or a cycle): pin every reachable row by its primary key first.
+            keys = self._all_keys(conn, identities, keys)
+            order = self._fk_order()
+        result = Erasure()
+        # Count what is kept before anything changes: afterwards the rows are no longer reachable.
+        for name in self.traversal.order:
+            self._count_kept(conn, name, identities, keys, now, result)
+        for name in order:
+            self._erase_collection(conn, name, identities, keys, now, hash_key, result)
+        return result
+
+    def _fk_order(self) -> list[str]:
+        """Collections with referencing tables before the tables they reference (foreign keys),
+        leaves first where nothing says otherwise."""
+        pending = list(reversed(self.traversal.order))
+        result: list[str] = []
+        while pending:
+            ready = next(
+                (
+                    name
+                    for name in pending
+                    if not any(
+                        other != name
+                        and any(
+                            fk.column.table.name == name for fk in self.tables[other].foreign_keys
+                        )
+                        for other in pending
+                    )
+                ),
+                None,
+            )
+            if ready is None:  # a cycle of foreign keys: the rest in the order they are
+                result.extend(pending)
+                break
+            result.append(ready)
+            pending.remove(ready)
+        return result
+
+    def _count_kept(
+        self,
+        conn: Connection,
+        name: str,
+        identities: Identities,
+        keys: PrimaryKeys,
+        now: datetime,
+        result: Erasure,
+    ) -> None:
+        table = self.tables[name]
+        collection = self.dataset.collection(name)
+        held = [(f, self._held(table, collection, f, now)) for f in collection.personal]
+        counted = [(f, h) for f, h in held if h is not None]
+        if not counted:
+            return
+        where = self._where(table, name, identities, keys)
+        row = conn.execute(
+            select(*(func.count(case((h, 1))) for _, h in counted)).where(where)
+        ).one()
+        for (f, _), rows in zip(counted, row, strict=True):
+            if rows:
+                rule = self._rule(f)
+                assert rule is not None
+                result.kept.append(KeptField(name, f.name, rule.key, int(rows)))
+
+    def _erase_collection(
+        self,
+        conn: Connection,
+        name: str,
+        identities: Identities,
+        keys: PrimaryKeys,
+        now: datetime,
+        hash_key: bytes,
+        result: Erasure,
+    ) -> None:
+        table = self.tables[name]
+        collection = self.dataset.collection(name)
+        personal = [f for f in collection.personal if not f.read_only]
+        if not personal:
+            return
+        where = self._where(table, name, identities, keys)
+        held = {f.name: self._held(table, collection, f, now) for f in personal}
+        any_held = [h for h in held.values() if h is not None]
+        if collection.deletes_rows:
+            deletable = and_(where, not_(or_(*any_held))) if any_held else where
+            deleted = conn.execute(delete(table).where(deletable)).rowcount
+            if deleted:
+                result.deleted[name] = deleted
+            if not any_held:
+                return
+        hashed = [f for f in personal if f.mask == "hash"]
+        rehashed = (
+            self._hash(conn, table, collection, hashed, where, held, hash_key) if hashed else 0
+        )
+        values: dict[Column[Any], Any] = {}
+        for f in personal:
+            if f.mask in ("hash", "delete_row"):
+                continue  # hashed above; a row kept whole by a hold keeps delete_row fields
+            column = table.c[f.name]
+            masked: Any = null() if f.mask == "nullify" else literal(f.value, type_=column.type)
+            h = held[f.name]
+            values[column] = masked if h is None else case((h, column), else_=masked)
+        updated = conn.execute(update(table).where(where).values(values)).rowcount if values else 0
+        if updated or rehashed:
+            result.masked[name] = max(updated, rehashed)
+
+    def _hash(
+        self,
+        conn: Connection,
+        table: Table,
+        collection: Collection,
+        fields: list[Field],
+        where: ColumnElement[bool],
+        held: dict[str, ColumnElement[bool] | None],
+        hash_key: bytes,
+    ) -> int:
+        """Replace each field masked with ``hash`` by its keyed hash, row by primary key, in one
+        batched statement; values already hashed and rows a rule holds are left alone."""
+        pk = _pk_columns(table, collection)
+        flags = [
+            case((h, 1), else_=0) if (h := held[f.name]) is not None else literal(0) for f in fields
+        ]
+        query = select(*pk, *(table.c[f.name] for f in fields), *flags).where(where)
+        params: list[dict[str, Any]] = []
+        width, count = len(pk), len(fields)
+        for row in conn.execute(query):
+            values, holds = row[width : width + count], row[width + count :]
+            change: dict[str, Any] = {}
+            for f, value, is_held in zip(fields, values, holds, strict=True):
+                keep = is_held or value is None or is_keyed_hash(value)
+                change[f"v_{f.name}"] = value if keep else keyed_hash(hash_key, value)
+            if change != {f"v_{f.name}": v for f, v in zip(fields, values, strict=True)}:
+                params.append(
+                    {f"k_{c.name}": v for c, v in zip(pk, row[:width], strict=True)} | change
+                )
+        if params:
+            statement = (
+                update(table)
+                .where(and_(*(c == bindparam(f"k_{c.name}") for c in pk)))
+                .values({table.c[f.name]: bindparam(f"v_{f.name}") for f in fields})
+            )
+            conn.execute(statement, params)
+        return len(params)
+
+
+def _pk_columns(table: Any, collection: Collection) -> list[Any]:
+    return [table.c[name] for name in collection.primary_key]
+
+
+def _pk_in(table: Any, collection: Collection, keys: list[tuple[Any, ...]]) -> ColumnElement[bool]:
+    columns = _pk_columns(table, collection)
+    if not keys:
+        return false()
+    if len(columns) == 1:
+        return columns[0].in_([k[0] for k in keys])
+    return tuple_(*columns).in_(keys)
