@@ -560,6 +560,13 @@ def run(url: str, customers: int) -> list[tuple[str, str, str, str, str]]:
         )
     )
     print(f"datasets: Target reflected the tables in {_ms(reflected)} (once, untimed below)")
+    for name, runs in [
+        ("erase 1 big, troth", troth_big),
+        ("erase 1 big, per-row", per_row_big),
+        (f"erase {batch:,}, troth", troth_batch),
+        (f"erase {batch:,}, set-based", hand_batch),
+    ]:
+        print(f"datasets: {name}, each run (s): {' '.join(f'{t:.3f}' for t in runs)}")
     return rows
 
 
