@@ -135,6 +135,7 @@ class Target:
 
     def __init__(self, dataset: Dataset, engine: Engine, *, policy: Policy | None = None) -> None:
         self.dataset = dataset
+        self.engine = engine
         self.policy = policy
         self.traversal: Traversal = traverse(dataset)
         metadata = MetaData()
