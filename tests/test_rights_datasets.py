@@ -17,7 +17,7 @@ from rights_support import REQUESTER, approved_request, outbox, run_jobs
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from troth.datasets import Connected, ConnectionConfigError, connect_datasets
+from troth.datasets import Connected, ConnectionConfigError, Target, connect_datasets, load_datasets
 from troth.datasets.run import is_keyed_hash
 from troth.declaration import Policy
 from troth.rights import execute_request, get_request, steps_done
@@ -128,7 +128,27 @@ def test_a_dataset_step_run_twice_changes_nothing_more(
     execute_request(sessions, kestrel_policy, keyring, request_id, NOW, datasets=connected)
     assert {t: _rows(engine, t) for t in after_first} == after_first
     with sessions() as session:
-        assert get_request(session, request_id).state == "completed"
+        request = get_request(session, request_id)
+        assert request.state == "completed"
+        # the report was counted before the first erasure: the repeat does not empty it
+        portal = request.outcome["datasets"]["portal"]
+        assert portal["deleted"] == {"payment_card": 1, "visit": 1}
+        assert [k["field"] for k in portal["kept"]] == ["billing_name"]
+        assert len(audit_events(session, "rights.dataset_erased")) == 1
+
+
+def test_the_plan_counts_what_the_erasure_changes(tmp_path: Path, kestrel_policy: Policy) -> None:
+    engine = portal_company(tmp_path / "portal.db")
+    [dataset] = load_datasets(PORTAL)
+    target = Target(dataset, engine, policy=kestrel_policy)
+    identities = {"email": [REQUESTER]}
+    with engine.connect() as conn:
+        planned = target.plan(conn, identities, now=NOW)
+    with engine.begin() as conn:
+        erased = target.erase(conn, identities, now=NOW, hash_key=b"k" * 32)
+    assert planned.as_json() == erased.as_json()
+    assert planned.masked["login"] == 3 and planned.deleted == {"payment_card": 1, "visit": 1}
+    engine.dispose()
 
 
 def test_an_access_export_holds_the_company_rows(
@@ -158,7 +178,11 @@ def test_an_access_export_holds_the_company_rows(
 
 def test_steps_name_each_connected_dataset(company: tuple[Engine, Connected]) -> None:
     steps = request_steps(RequestKind.erasure, company[1])
-    assert steps.index("erase_dataset:portal") < steps.index("erase_items")
+    assert (
+        steps.index("plan_dataset:portal")
+        < steps.index("erase_dataset:portal")
+        < steps.index("erase_items")
+    )
     assert "erase_datasets" not in request_steps(RequestKind.erasure, None)
 
 

@@ -17,7 +17,8 @@ changes nothing the second time (troth.datasets.run).
 * correction: replace the vault values of the proposed categories (re-encrypted under the
   subject's key), with a recipient task for each declared recipient of those categories.
 * erasure (and account closure, P19): erase the subject in each connected company database
-  (troth.datasets: one step per dataset, masking or deleting what its dataset file declares and
+  (troth.datasets: per dataset, a step that counts what will be erased and kept, recorded first,
+  then the erasure, masking or deleting what its dataset file declares and
   keeping what a legal retention rule holds); delete every vault item not held by a retention
   rule with a legal basis; restrict the subject when something is kept; tell the requester what
   was kept and why; then delete the identities, and destroy the subject's key when nothing is
@@ -83,8 +84,8 @@ STEPS: dict[RequestKind, list[str]] = {
 }
 
 
-# Expanded to one step per connected dataset: "erase_dataset:<key>".
-DATASET_STEPS = {"erase_datasets": "erase_dataset"}
+# Expanded to steps per connected dataset: "plan_dataset:<key>", "erase_dataset:<key>".
+DATASET_STEPS = {"erase_datasets": ("plan_dataset", "erase_dataset")}
 
 
 @dataclass(frozen=True)
@@ -234,10 +235,17 @@ def _erase_items(ctx: StepContext) -> None:
     )
 
 
-def _erase_dataset(ctx: StepContext) -> None:
-    key, erasure = ctx.prepared
+def _plan_dataset(ctx: StepContext) -> None:
+    # Recorded before the erasure: a repeated erasure finds nothing left to count, and the
+    # request must still report what was erased and kept.
+    key, planned = ctx.prepared
     outcome = ctx.request.outcome or {}
-    _outcome(ctx, datasets={**outcome.get("datasets", {}), key: erasure})
+    _outcome(ctx, datasets={**outcome.get("datasets", {}), key: planned})
+
+
+def _erase_dataset(ctx: StepContext) -> None:
+    key = ctx.prepared
+    planned = (ctx.request.outcome or {})["datasets"][key]
     note(
         ctx.session,
         ctx.request,
@@ -246,9 +254,9 @@ def _erase_dataset(ctx: StepContext) -> None:
         actor=EXECUTOR,
         details={
             "dataset": key,
-            "masked": erasure["masked"],
-            "deleted": erasure["deleted"],
-            "kept": len(erasure["kept"]),
+            "masked": planned["masked"],
+            "deleted": planned["deleted"],
+            "kept": len(planned["kept"]),
         },
     )
 
@@ -407,6 +415,7 @@ STEP_FUNCTIONS: dict[str, Step] = {
     "bundle": _bundle,
     "recipient_tasks": _recipient_tasks,
     "correct": _correct,
+    "plan_dataset": _plan_dataset,
     "erase_dataset": _erase_dataset,
     "erase_items": _erase_items,
     "restrict_held": _restrict_held,
@@ -453,7 +462,7 @@ def _prepare(
     """The work of ``step`` on company databases, done and committed before the step's own
     transaction; None for a step that has none."""
     base, _, key = step.partition(":")
-    if datasets is None or base not in ("bundle", "erase_dataset"):
+    if datasets is None or base not in ("bundle", "plan_dataset", "erase_dataset"):
         return None
     with sessions() as session:
         subject_id = get_request(session, request_id).subject_id
@@ -470,11 +479,12 @@ def _prepare(
             }
         return rows
     target = datasets.target(key)
+    if base == "plan_dataset":
+        with target.engine.connect() as conn:
+            return key, target.plan(conn, identities, now=now).as_json()
     with target.engine.begin() as conn:
-        erasure = target.erase(
-            conn, identities, now=now, hash_key=keyring.current.dataset_hash_key()
-        )
-    return key, erasure.as_json()
+        target.erase(conn, identities, now=now, hash_key=keyring.current.dataset_hash_key())
+    return key
 
 
 def request_steps(kind: RequestKind, datasets: Connected | None) -> list[str]:
@@ -482,7 +492,8 @@ def request_steps(kind: RequestKind, datasets: Connected | None) -> list[str]:
     steps: list[str] = []
     for step in STEPS[kind]:
         if step in DATASET_STEPS:
-            steps += [f"{DATASET_STEPS[step]}:{key}" for key in (datasets.keys if datasets else [])]
+            for key in datasets.keys if datasets else []:
+                steps += [f"{name}:{key}" for name in DATASET_STEPS[step]]
         else:
             steps.append(step)
     return steps
