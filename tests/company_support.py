@@ -60,7 +60,10 @@ def portal_company(path: Path, *, logins: int = 3) -> Engine:
             conn.execute(text("INSERT INTO payment_card VALUES (:n, :n, 'C', '4242')"), {"n": n})
             conn.execute(
                 text("INSERT INTO login VALUES (:id, :n, '203.0.113.7', :at)"),
-                [{"id": 100 * n + i, "n": n, "at": datetime(2026, 10, 1)} for i in range(logins)],
+                [
+                    {"id": 1_000_000 * n + i, "n": n, "at": datetime(2026, 10, 1)}
+                    for i in range(logins)
+                ],
             )
             conn.execute(
                 text("INSERT INTO visit VALUES (:n, :e, '/pricing')"), {"n": n, "e": email}

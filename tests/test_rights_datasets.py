@@ -52,7 +52,7 @@ OTHERS = {
     "orders": {20, 21},
     "order_item": {2},
     "payment_card": {2},
-    "login": {200, 201, 202},
+    "login": {2_000_000, 2_000_001, 2_000_002},
     "visit": {2},
 }
 
