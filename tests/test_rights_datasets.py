@@ -16,6 +16,8 @@ from consent_support import NOW, assert_audit_chain_clean, audit_events
 from rights_support import REQUESTER, approved_request, outbox, run_jobs
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from support import KESTREL
+from test_cli_apikeys import troth
 
 from troth.datasets import Connected, ConnectionConfigError, Target, connect_datasets, load_datasets
 from troth.datasets.run import is_keyed_hash
@@ -24,7 +26,7 @@ from troth.rights import execute_request, get_request, steps_done
 from troth.rights.bundle import bundle_for_download
 from troth.rights.execute import request_steps
 from troth.rights.states import RequestKind
-from troth.subjects import Keyring
+from troth.subjects import Keyring, create_key_file
 
 
 @pytest.fixture
@@ -199,3 +201,40 @@ def test_a_dataset_without_a_connection_string_is_named(
     with pytest.raises(ConnectionConfigError) as caught:
         connect_datasets([PORTAL], policy=kestrel_policy, secrets_file=secrets, environ={})
     assert "not a url" not in str(caught.value)
+
+
+def test_a_database_that_cannot_be_reached_fails_the_step_without_naming_its_url(
+    sessions: sessionmaker[Session],
+    kestrel_policy: Policy,
+    keyring: Keyring,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "pa55-w0rd-never-shown"
+    # nothing listens on port 9 (discard): the connection is refused at once
+    url = f"postgresql+psycopg://troth:{secret}@127.0.0.1:9/portal"
+    connected = connect_datasets(
+        [PORTAL], policy=kestrel_policy, environ={"TROTH_DATASET_PORTAL_URL": url}
+    )
+    request_id = approved_request(sessions, kestrel_policy, keyring, "erasure")
+    [result] = run_jobs(sessions, kestrel_policy, keyring, datasets=connected)
+    assert result.outcome == "retry"
+    with sessions() as session:
+        assert get_request(session, request_id).state == "executing"
+        assert "erase_items" not in steps_done(session, request_id)  # nothing past the database
+        assert_audit_chain_clean(session, [secret, "127.0.0.1:9", url])
+    assert secret not in caplog.text and "127.0.0.1:9" not in caplog.text
+
+
+def test_the_worker_names_the_variable_a_dataset_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TROTH_MASTER_KEY", raising=False)
+    monkeypatch.delenv("TROTH_DATASET_PORTAL_URL", raising=False)
+    create_key_file(tmp_path / "master.key")
+    code, _, stderr = troth(
+        "worker", "--once", "--declaration", str(KESTREL), "--db",
+        f"sqlite:///{tmp_path / 'troth.db'}", "--key-file", str(tmp_path / "master.key"),
+        "--datasets", str(PORTAL),
+    )  # fmt: skip
+    assert code == 1
+    assert "TROTH_DATASET_PORTAL_URL" in stderr and "Traceback" not in stderr
