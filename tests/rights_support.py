@@ -9,6 +9,7 @@ from consent_support import NOW, STAFF
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from troth.datasets import Connected
 from troth.declaration import Policy
 from troth.jobs import WorkerResult, run_worker_once
 from troth.notify import OutboxMessage, open_message
@@ -61,11 +62,15 @@ def approved_request(
 
 
 def run_jobs(
-    sessions: sessionmaker[Session], policy: Policy, keyring: Keyring, now: datetime = NOW
+    sessions: sessionmaker[Session],
+    policy: Policy,
+    keyring: Keyring,
+    now: datetime = NOW,
+    datasets: Connected | None = None,
 ) -> list[WorkerResult]:
     """Run the worker until no job is due."""
     results = []
-    handlers = rights_handlers(policy, keyring, BASE_URL)
+    handlers = rights_handlers(policy, keyring, BASE_URL, datasets)
     while (result := run_worker_once(sessions, handlers, now)).job_id is not None:
         results.append(result)
     return results

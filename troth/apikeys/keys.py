@@ -23,6 +23,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, record_event
+from troth.declaration.model import KEY_MAX_LENGTH, KEY_PATTERN
 
 from .models import ApiKey
 from .scopes import checked_scopes
@@ -37,7 +38,7 @@ ROLE_SCOPE = "data:read"
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 _PRESENTED = re.compile(r"troth_(?P<id>[a-z2-7]{12})_(?P<secret>[A-Za-z0-9_-]{43})")
 _NO_SUCH_HASH = "0" * 64
-_ROLE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
+_ROLE = re.compile(KEY_PATTERN)
 
 
 class ApiKeyNotFound(LookupError):
@@ -200,7 +201,7 @@ def _check_role(scopes: list[str], staff_role: str | None) -> None:
         return
     if ROLE_SCOPE not in scopes:
         raise ValueError(f"a staff role only matters to a key with the {ROLE_SCOPE} scope")
-    if len(staff_role) > 200 or not _ROLE.fullmatch(staff_role):
+    if len(staff_role) > KEY_MAX_LENGTH or not _ROLE.fullmatch(staff_role):
         raise ValueError("a staff role is a key from the declaration's staff_roles, e.g. 'sales'")
 
 

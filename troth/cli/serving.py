@@ -13,6 +13,7 @@ from troth.subjects.keys import DEFAULT_KEY_FILE
 from troth.subjects.keys import ENV_VAR as KEY_ENV_VAR
 
 from .app import DB_HELP, DEFAULT_DB, DEFAULT_DECLARATION, _load_or_exit, app, err, out
+from .worker import DATASETS_HELP, SECRETS_HELP, datasets_or_exit
 
 if TYPE_CHECKING:
     from troth.publishing import PolicyVersion
@@ -78,6 +79,10 @@ def serve(
         "--insecure-cookies",
         help="Console cookies without the Secure flag, for plain http on a loopback address only",
     ),
+    datasets: list[Path] = typer.Option([], "--datasets", help=DATASETS_HELP),
+    secrets_file: Path | None = typer.Option(
+        None, "--secrets-file", envvar="TROTH_SECRETS_FILE", help=SECRETS_HELP
+    ),
 ) -> None:
     """Serve the privacy policy, the APIs, the pages and the staff console; deliver mail; run
     jobs; record the version."""
@@ -100,6 +105,7 @@ def serve(
     policy = _load_or_exit(declaration)
     transport, sender = mail_settings_or_exit(declaration, db, mail_dir)
     keyring = _keyring_or_exit(key_file, previous_key_file)
+    connected = datasets_or_exit(datasets, secrets_file, policy)
     # Recorded here too (the app does it again on startup, a no-op) so that a version conflict
     # or an unreachable database is a message, not a failed server start.
     _publish_or_exit([declaration], [policy], db)
@@ -121,6 +127,7 @@ def serve(
             public_url=public_url or f"http://{host}:{port}",
             secure_cookies=not insecure_cookies,
             run_jobs=True,
+            datasets=connected,
         ),
         host=host,
         port=port,

@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+from troth.declaration import Policy
 from troth.subjects.keys import DEFAULT_KEY_FILE
 from troth.subjects.keys import ENV_VAR as KEY_ENV_VAR
 
 from .app import DB_HELP, DEFAULT_DB, DEFAULT_DECLARATION, _load_or_exit, app, err, out
+
+if TYPE_CHECKING:
+    from troth.datasets import Connected
+
+DATASETS_HELP = (
+    "A dataset file, or a folder of them, describing a company database that rights requests "
+    "reach into; repeatable. Each one's connection string comes from TROTH_DATASET_<KEY>_URL or "
+    "the secrets file"
+)
+SECRETS_HELP = "A YAML file with 'datasets: {KEY: URL}' connection strings"
+
+
+def datasets_or_exit(
+    paths: list[Path], secrets_file: Path | None, policy: Policy
+) -> Connected | None:
+    """The connected datasets for ``troth worker`` and ``troth serve``, or a message and exit 1."""
+    if not paths:
+        return None
+    from troth.datasets import ConnectionConfigError, DatasetError, connect_datasets
+
+    try:
+        return connect_datasets(paths, policy=policy, secrets_file=secrets_file)
+    except DatasetError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+    except ConnectionConfigError as exc:
+        err.print(f"error: {exc}", markup=False)
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -33,6 +63,16 @@ def worker(
         5.0, "--interval", min=0.5, help="Seconds between passes when there is nothing to do"
     ),
     once: bool = typer.Option(False, "--once", help="Run one pass, print what it did, and stop"),
+    datasets: list[Path] = typer.Option([], "--datasets", help=DATASETS_HELP),
+    secrets_file: Path | None = typer.Option(
+        None, "--secrets-file", envvar="TROTH_SECRETS_FILE", help=SECRETS_HELP
+    ),
+    lease_seconds: float = typer.Option(
+        600.0,
+        "--lease",
+        min=1.0,
+        help="Seconds a job stays claimed; a worker that dies holds its job this long",
+    ),
 ) -> None:
     """Run jobs (executing approved rights requests) and queue deadline reminders, in a loop."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -45,6 +85,7 @@ def worker(
 
     policy = _load_or_exit(declaration)
     keyring = _keyring_or_exit(key_file, previous_key_file)
+    connected = datasets_or_exit(datasets, secrets_file, policy)
     try:
         engine = make_engine(db)
     except DatabaseURLError as exc:
@@ -55,7 +96,15 @@ def worker(
         sessions = make_sessionmaker(engine)
 
         def run_pass() -> None:
-            report = worker_pass(sessions, policy, keyring, datetime.now(UTC), base_url=public_url)
+            report = worker_pass(
+                sessions,
+                policy,
+                keyring,
+                datetime.now(UTC),
+                base_url=public_url,
+                lease=timedelta(seconds=lease_seconds),
+                datasets=connected,
+            )
             if once or report != type(report)():
                 out.print(
                     f"jobs done {report.jobs_done}, retried {report.jobs_retried}, failed "
@@ -78,3 +127,5 @@ def worker(
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
+        if connected is not None:
+            connected.dispose()

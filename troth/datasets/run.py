@@ -135,6 +135,7 @@ class Target:
 
     def __init__(self, dataset: Dataset, engine: Engine, *, policy: Policy | None = None) -> None:
         self.dataset = dataset
+        self.engine = engine
         self.policy = policy
         self.traversal: Traversal = traverse(dataset)
         metadata = MetaData()
@@ -343,6 +344,35 @@ class Target:
                 return None
             result.append(ready)
             remaining.remove(ready)
+        return result
+
+    def plan(self, conn: Connection, identities: Identities, *, now: datetime) -> Erasure:
+        """What :meth:`erase` would change, counted without changing anything: rows to mask and
+        to delete per collection, and the fields kept. A request records this before it erases,
+        so that its report is the same however often the erasure itself is repeated."""
+        keys = self._cycle_keys(conn, identities)
+        result = Erasure()
+        for name in self.traversal.order:
+            self._count_kept(conn, name, identities, keys, now, result)
+            table = self.tables[name]
+            collection = self.dataset.collection(name)
+            personal = [f for f in collection.personal if not f.read_only]
+            if not personal:
+                continue
+            where = self._where(table, name, identities, keys)
+            held = [h for f in personal if (h := self._held(table, collection, f, now)) is not None]
+            masked_where = where
+            if collection.deletes_rows:
+                deletable = and_(where, not_(or_(*held))) if held else where
+                deleted = conn.scalar(select(func.count()).select_from(table).where(deletable))
+                if deleted:
+                    result.deleted[name] = int(deleted)
+                if not held:
+                    continue
+                masked_where = and_(where, or_(*held))
+            masked = conn.scalar(select(func.count()).select_from(table).where(masked_where))
+            if masked:
+                result.masked[name] = int(masked)
         return result
 
     def erase(

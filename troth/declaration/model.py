@@ -21,9 +21,13 @@ from pydantic import (
 
 from .durations import Duration
 
+# A key of the declaration (a purpose, a category, a staff role, ...); other parts of troth that
+# accept a key from outside check it against the same pattern.
+KEY_PATTERN = r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*"
+KEY_MAX_LENGTH = 200
 Key = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=200),
+    StringConstraints(pattern=f"^{KEY_PATTERN}$", max_length=KEY_MAX_LENGTH),
 ]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Region = Annotated[str, StringConstraints(pattern=r"^([A-Z]{2}|EU|EEA|WORLD)$")]

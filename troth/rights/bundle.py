@@ -4,7 +4,8 @@ zip of ``data.json`` (machine-readable), one CSV per category, and ``summary.htm
 The zip is stored encrypted under the subject's key with an expiry, and handed out through an
 expiring signed link (:func:`bundle_for_download`), each download audited. It holds the vault's
 items decrypted, the subject's identities (their own data, values included), the consent
-history, and the declared recipients that receive those categories for those purposes.
+history, the declared recipients that receive those categories for those purposes, and the rows
+found in each connected company database (``datasets``: per dataset, per table).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import html
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -121,9 +123,9 @@ def collect_data(
     }
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
+def _csv(rows: list[dict[str, Any]], columns: Sequence[str] = CSV_COLUMNS) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow(row)
@@ -152,7 +154,25 @@ def _summary(policy: Policy, data: dict[str, Any]) -> str:
             f"<tr><td>{e(label)}</td><td>{e(item['value'])}</td><td>{e(item['purpose'])}</td>"
             f"<td>{e(item['collected_at'])}</td><td>{e(str(until))}</td></tr>"
         )
-    parts.append("</table><h2>Your consent choices</h2><ul>")
+    parts.append("</table>")
+    found = {k: c for k, c in sorted(data.get("datasets", {}).items()) if any(c.values())}
+    if found:
+        parts.append("<h2>In our other systems</h2>")
+    for key, collections in found.items():
+        for collection, rows in collections.items():
+            if not rows:
+                continue
+            columns = list(rows[0])
+            parts.append(
+                f"<h3>{e(collection)} ({e(key)})</h3><table><tr>"
+                + "".join(f"<th>{e(c)}</th>" for c in columns)
+                + "</tr>"
+            )
+            for row in rows:
+                cells = "".join(f"<td>{e('' if v is None else str(v))}</td>" for v in row.values())
+                parts.append(f"<tr>{cells}</tr>")
+            parts.append("</table>")
+    parts.append("<h2>Your consent choices</h2><ul>")
     parts += [
         f"<li>{e(c['occurred_at'])}: {e(c['purpose'])} {e(c['state'])}</li>"
         for c in data["consent_history"]
@@ -177,6 +197,11 @@ def build_bundle(policy: Policy, data: dict[str, Any]) -> bytes:
             by_category.setdefault(item["category"], []).append(item)
         for category, rows in sorted(by_category.items()):
             archive.writestr(f"categories/{category}.csv", _csv(rows))
+        # rows found in the company's own databases (troth.datasets), one CSV per table
+        for key, collections in sorted(data.get("datasets", {}).items()):
+            for collection, rows in collections.items():
+                if rows:
+                    archive.writestr(f"datasets/{key}/{collection}.csv", _csv(rows, list(rows[0])))
         archive.writestr("summary.html", _summary(policy, data))
     return out.getvalue()
 

@@ -7,12 +7,22 @@ claimed again; the next run skips every step already recorded, so nothing is app
 
 What each kind does:
 
-* access, portability: build the export (troth.rights.bundle), store it encrypted, email a link.
+* access, portability: build the export (troth.rights.bundle) from the vault and every connected
+  company database, store it encrypted, email a link.
+
+Work on a company database runs before the step's own transaction in troth's store (so troth's
+store is never locked while a company database works), in a transaction of its own that
+commits before the step is recorded. A worker that dies between the two repeats the work, which
+changes nothing the second time (troth.datasets.run).
 * correction: replace the vault values of the proposed categories (re-encrypted under the
   subject's key), with a recipient task for each declared recipient of those categories.
-* erasure (and account closure, P19): delete every vault item not held by a retention rule with
-  a legal basis; restrict the subject when something is kept; tell the requester what was kept
-  and why; then delete the identities, and destroy the subject's key when nothing is kept.
+* erasure (and account closure, P19): erase the subject in each connected company database
+  (troth.datasets: per dataset, a step that counts what will be erased and kept, recorded first,
+  then the erasure, masking or deleting what its dataset file declares and
+  keeping what a legal retention rule holds); delete every vault item not held by a retention
+  rule with a legal basis; restrict the subject when something is kept; tell the requester what
+  was kept and why; then delete the identities, and destroy the subject's key when nothing is
+  kept.
 * restriction: raise the consent ledger's restriction signal; objection: an objection to every
   marketing purpose (absolute for direct marketing); opt_out_marketing: withdraw consent to the
   marketing purposes; withdraw_consent: withdraw every consent given; stop_tracking: the Global
@@ -31,13 +41,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from troth.audit import Actor
 from troth.consent import ActedBy, Method, SignalKind, record_signal, withdraw
+from troth.datasets import IDENTITY_KINDS, Connected, jsonable
 from troth.declaration import Policy
 from troth.declaration.taxonomy import is_under
 from troth.jobs import Handler
 from troth.store import write_scope
 from troth.subjects import Keyring, encrypt
 from troth.subjects.models import Identity, Subject
-from troth.subjects.registry import data_key, get_subject, merged_ids
+from troth.subjects.registry import data_key, get_subject, identities_of, merged_ids
 from troth.vault import SubjectEvent, VaultItem, shred_subject
 from troth.vault.collect import item_associated_data
 
@@ -58,6 +69,7 @@ STEPS: dict[RequestKind, list[str]] = {
     RequestKind.erasure: [
         "start",
         "recipient_tasks",
+        "erase_datasets",
         "erase_items",
         "restrict_held",
         "notify",
@@ -72,6 +84,10 @@ STEPS: dict[RequestKind, list[str]] = {
 }
 
 
+# Expanded to steps per connected dataset: "plan_dataset:<key>", "erase_dataset:<key>".
+DATASET_STEPS = {"erase_datasets": ("plan_dataset", "erase_dataset")}
+
+
 @dataclass(frozen=True)
 class StepContext:
     session: Session
@@ -80,6 +96,8 @@ class StepContext:
     request: RightsRequest
     now: datetime
     base_url: str
+    # what the step's preparation (outside the transaction) returned, if it has one
+    prepared: Any = None
 
 
 Step = Callable[[StepContext], None]
@@ -114,18 +132,24 @@ def _complete(ctx: StepContext) -> None:
 
 def _bundle(ctx: StepContext) -> None:
     data = collect_data(ctx.session, ctx.policy, ctx.keyring, ctx.request.subject_id, ctx.now)
+    data["datasets"] = ctx.prepared or {}
     content = build_bundle(ctx.policy, data)
     r = ctx.request
     r.bundle = seal_bytes(ctx.session, ctx.keyring, r.subject_id, r.id, "bundle", content)
     r.bundle_expires_at = ctx.now + BUNDLE_TTL
-    _outcome(ctx, items=len(data["items"]), identities=len(data["identities"]))
+    rows = sum(len(r) for found in data["datasets"].values() for r in found.values())
+    _outcome(ctx, items=len(data["items"]), identities=len(data["identities"]), dataset_rows=rows)
     note(
         ctx.session,
         r,
         "bundle_prepared",
         now=ctx.now,
         actor=EXECUTOR,
-        details={"items": len(data["items"]), "expires_at": r.bundle_expires_at.isoformat()},
+        details={
+            "items": len(data["items"]),
+            "dataset_rows": rows,
+            "expires_at": r.bundle_expires_at.isoformat(),
+        },
     )
 
 
@@ -211,8 +235,39 @@ def _erase_items(ctx: StepContext) -> None:
     )
 
 
+def _plan_dataset(ctx: StepContext) -> None:
+    # Recorded before the erasure: a repeated erasure finds nothing left to count, and the
+    # request must still report what was erased and kept.
+    key, planned = ctx.prepared
+    outcome = ctx.request.outcome or {}
+    _outcome(ctx, datasets={**outcome.get("datasets", {}), key: planned})
+
+
+def _erase_dataset(ctx: StepContext) -> None:
+    key = ctx.prepared
+    planned = (ctx.request.outcome or {})["datasets"][key]
+    note(
+        ctx.session,
+        ctx.request,
+        "dataset_erased",
+        now=ctx.now,
+        actor=EXECUTOR,
+        details={
+            "dataset": key,
+            "masked": planned["masked"],
+            "deleted": planned["deleted"],
+            "kept": len(planned["kept"]),
+        },
+    )
+
+
+def _kept_in_datasets(request: RightsRequest) -> list[tuple[str, dict[str, Any]]]:
+    found = (request.outcome or {}).get("datasets", {})
+    return [(key, kept) for key, erasure in found.items() for kept in erasure["kept"]]
+
+
 def _restrict_held(ctx: StepContext) -> None:
-    if (ctx.request.outcome or {}).get("kept"):
+    if (ctx.request.outcome or {}).get("kept") or _kept_in_datasets(ctx.request):
         _signal(ctx, SignalKind.restriction)
 
 
@@ -332,6 +387,15 @@ def _notify(ctx: StepContext) -> None:
             f"{kept['category']}: {kept['rule_name']} ({kept['reason'] or kept['legal_basis']}),"
             f" until {until}"
         )
+    for key, kept in _kept_in_datasets(r):
+        rule = ctx.policy.retention_rules.get(kept["rule"])
+        name = rule.name if rule is not None else kept["rule"]
+        why = (rule.reason or rule.legal_basis) if rule is not None else None
+        context["kept"].append(
+            f"{kept['collection']}.{kept['field']} ({key}): {name}"
+            + (f" ({why})" if why else "")
+            + f", {kept['rows']} record{'s' if kept['rows'] != 1 else ''}"
+        )
     # An erasure's confirmation must outlive the subject's key, destroyed in the next step.
     mail_requester(
         ctx.session,
@@ -351,6 +415,8 @@ STEP_FUNCTIONS: dict[str, Step] = {
     "bundle": _bundle,
     "recipient_tasks": _recipient_tasks,
     "correct": _correct,
+    "plan_dataset": _plan_dataset,
+    "erase_dataset": _erase_dataset,
     "erase_items": _erase_items,
     "restrict_held": _restrict_held,
     "erase_identities": _erase_identities,
@@ -374,6 +440,65 @@ def steps_done(session: Session, request_id: str) -> list[str]:
     )
 
 
+def dataset_identities(session: Session, keyring: Keyring, subject_id: str) -> dict[str, list[str]]:
+    """The subject's identities under the names datasets query by (``email``, ``phone_number``)."""
+    wanted = {kind: name for name, kind in IDENTITY_KINDS.items()}
+    found: dict[str, list[str]] = {}
+    for identity in identities_of(session, keyring, subject_id):
+        name = wanted.get(identity.kind.value)
+        if name is not None:
+            found.setdefault(name, []).append(identity.value)
+    return found
+
+
+def _prepare(
+    step: str,
+    sessions: sessionmaker[Session],
+    keyring: Keyring,
+    request_id: str,
+    now: datetime,
+    datasets: Connected | None,
+) -> Any:
+    """The work of ``step`` on company databases, done and committed before the step's own
+    transaction; None for a step that has none."""
+    base, _, key = step.partition(":")
+    if datasets is None or base not in ("bundle", "plan_dataset", "erase_dataset"):
+        return None
+    with sessions() as session:
+        subject_id = get_request(session, request_id).subject_id
+        identities = dataset_identities(session, keyring, subject_id)
+    if base == "bundle":
+        rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for name in datasets.keys:
+            target = datasets.target(name)
+            with target.engine.connect() as conn:
+                found = target.access(conn, identities)
+            rows[name] = {
+                collection: [{k: jsonable(v) for k, v in row.items()} for row in found_rows]
+                for collection, found_rows in found.items()
+            }
+        return rows
+    target = datasets.target(key)
+    if base == "plan_dataset":
+        with target.engine.connect() as conn:
+            return key, target.plan(conn, identities, now=now).as_json()
+    with target.engine.begin() as conn:
+        target.erase(conn, identities, now=now, hash_key=keyring.current.dataset_hash_key())
+    return key
+
+
+def request_steps(kind: RequestKind, datasets: Connected | None) -> list[str]:
+    """The steps of a request of ``kind``, with one step per connected dataset where due."""
+    steps: list[str] = []
+    for step in STEPS[kind]:
+        if step in DATASET_STEPS:
+            for key in datasets.keys if datasets else []:
+                steps += [f"{name}:{key}" for name in DATASET_STEPS[step]]
+        else:
+            steps.append(step)
+    return steps
+
+
 def execute_request(
     sessions: sessionmaker[Session],
     policy: Policy,
@@ -382,33 +507,47 @@ def execute_request(
     now: datetime,
     *,
     base_url: str = "",
+    datasets: Connected | None = None,
 ) -> list[str]:
     """Run the steps of an approved request not yet done; returns the steps run this time."""
     ran: list[str] = []
     with sessions() as session:
         kind = RequestKind(get_request(session, request_id).kind)
-    for step in STEPS[kind]:
+        done = set(steps_done(session, request_id))
+    for step in request_steps(kind, datasets):
+        if step in done:
+            continue
+        prepared = _prepare(step, sessions, keyring, request_id, now, datasets)
         with write_scope(sessions) as session:
-            done = session.scalar(
+            recorded = session.scalar(
                 select(RequestStep.id).where(
                     RequestStep.request_id == request_id, RequestStep.step == step
                 )
             )
-            if done is not None:
+            if recorded is not None:
                 continue
             request = get_request(session, request_id)
-            STEP_FUNCTIONS[step](StepContext(session, policy, keyring, request, now, base_url))
+            context = StepContext(session, policy, keyring, request, now, base_url, prepared)
+            STEP_FUNCTIONS[step.partition(":")[0]](context)
             session.add(RequestStep(request_id=request_id, step=step, done_at=now))
         ran.append(step)
     return ran
 
 
-def rights_handlers(policy: Policy, keyring: Keyring, base_url: str = "") -> dict[str, Handler]:
+def rights_handlers(
+    policy: Policy, keyring: Keyring, base_url: str = "", datasets: Connected | None = None
+) -> dict[str, Handler]:
     """The job handlers of this package, for ``troth worker`` and ``troth serve``."""
 
     def run(sessions: sessionmaker[Session], payload: Mapping[str, Any], now: datetime) -> None:
         execute_request(
-            sessions, policy, keyring, str(payload["request_id"]), now, base_url=base_url
+            sessions,
+            policy,
+            keyring,
+            str(payload["request_id"]),
+            now,
+            base_url=base_url,
+            datasets=datasets,
         )
 
     return {EXECUTE_JOB: run}

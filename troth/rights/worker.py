@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from troth.datasets import Connected
 from troth.declaration import Policy
 from troth.jobs import DEFAULT_LEASE, run_worker_once
 from troth.store import write_scope
@@ -44,9 +45,11 @@ def worker_pass(
     owner: str | None = None,
     lease: timedelta = DEFAULT_LEASE,
     remind_within: timedelta = DEFAULT_WITHIN,
+    datasets: Connected | None = None,
 ) -> PassReport:
-    """Run up to ``MAX_JOBS_PER_PASS`` due jobs, then queue the deadline reminders due."""
-    handlers = rights_handlers(policy, keyring, base_url)
+    """Run up to ``MAX_JOBS_PER_PASS`` due jobs, then queue the deadline reminders due;
+    requests reach into the company databases of ``datasets``."""
+    handlers = rights_handlers(policy, keyring, base_url, datasets)
     outcomes: list[str | None] = []
     for _ in range(MAX_JOBS_PER_PASS):
         result = run_worker_once(sessions, handlers, now, owner=owner, lease=lease)

@@ -55,6 +55,7 @@ _VERIFICATION_SEAL_INFO = b"troth/v1 email verification addresses"
 _STAFF_INDEX_INFO = b"troth/v1 staff email index"
 _STAFF_SEAL_INFO = b"troth/v1 staff secrets"
 _STAFF_COOKIE_INFO = b"troth/v1 staff session cookies"
+_DATASET_HASH_INFO = b"troth/v1 dataset keyed hashes"
 _WRAP_LABEL = b"troth data key"
 _WRAPPED_SIZE = 1 + KEY_ID_BYTES + NONCE_BYTES + KEY_BYTES + TAG_BYTES
 
@@ -148,6 +149,7 @@ class MasterKey:
         self._staff_index_key = _derive(secret, _STAFF_INDEX_INFO)
         self._staff_seal = AESGCM(_derive(secret, _STAFF_SEAL_INFO))
         self._staff_cookie_key = _derive(secret, _STAFF_COOKIE_INFO)
+        self._dataset_hash_key = _derive(secret, _DATASET_HASH_INFO)
 
     @classmethod
     def generate(cls, *, source: str = "new master key") -> MasterKey:
@@ -266,6 +268,11 @@ class MasterKey:
     def sign_staff_cookie(self, value: str) -> str:
         """HMAC-SHA256 of a console session cookie's value, hex."""
         return hmac.new(self._staff_cookie_key, value.encode("ascii"), hashlib.sha256).hexdigest()
+
+    def dataset_hash_key(self) -> bytes:
+        """The key of the keyed hash that erasure writes over a company database's column
+        (troth.datasets, mask ``hash``)."""
+        return self._dataset_hash_key
 
 
 def sealed_key_id(blob: bytes) -> str:

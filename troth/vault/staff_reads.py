@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from troth.audit import Actor, AuditEvent, record_event
 from troth.declaration import Policy
+from troth.declaration.model import KEY_MAX_LENGTH, KEY_PATTERN
 from troth.subjects import Keyring
 from troth.subjects.registry import get_subject, merged_ids
 
@@ -36,8 +37,7 @@ MAX_STAFF_REF = 100
 _STAFF_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 
-_PURPOSE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
-MAX_PURPOSE = 200
+_PURPOSE = re.compile(KEY_PATTERN)
 
 
 class StaffReadInputError(ValueError):
@@ -69,7 +69,7 @@ class StaffRead:
 def check_read_input(purpose: str, staff_ref: str | None) -> None:
     """Refuse a purpose that is not shaped like a declared key, or a staff reference that is not
     an opaque id, before anything is read or written."""
-    if len(purpose) > MAX_PURPOSE or not _PURPOSE.fullmatch(purpose):
+    if len(purpose) > KEY_MAX_LENGTH or not _PURPOSE.fullmatch(purpose):
         raise StaffReadInputError(
             "purpose", "expected the key of a declared purpose, such as 'answer_inquiries'"
         )

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from troth.children import expire_held_children
 from troth.consent import DecisionCache, on_version_recorded
+from troth.datasets import Connected
 from troth.declaration import Policy
 from troth.declaration.render import render_html_fragment, render_markdown
 from troth.jobs import WorkerLoop
@@ -74,6 +75,7 @@ def create_app(
     children_sweep_interval: float = CHILDREN_SWEEP_INTERVAL,
     run_jobs: bool = False,
     worker_interval: float = DEFAULT_INTERVAL,
+    datasets: Connected | None = None,
 ) -> FastAPI:
     """The web app for ``policy``; on startup it migrates the database and records the version.
 
@@ -122,7 +124,8 @@ def create_app(
     jobs = None
     if run_jobs and keyring is not None:
         jobs = WorkerLoop(
-            partial(_work, sessions, policy, keyring, clock, public_url or ""), worker_interval
+            partial(_work, sessions, policy, keyring, clock, public_url or "", datasets),
+            worker_interval,
         )
 
     @asynccontextmanager
@@ -189,9 +192,14 @@ def _sweep_children(sessions: sessionmaker[Session], clock: Clock) -> None:
 
 
 def _work(
-    sessions: sessionmaker[Session], policy: Policy, keyring: Keyring, clock: Clock, base_url: str
+    sessions: sessionmaker[Session],
+    policy: Policy,
+    keyring: Keyring,
+    clock: Clock,
+    base_url: str,
+    datasets: Connected | None,
 ) -> None:
-    worker_pass(sessions, policy, keyring, clock(), base_url=base_url)
+    worker_pass(sessions, policy, keyring, clock(), base_url=base_url, datasets=datasets)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1,0 +1,240 @@
+"""Rights requests reach into the company's own databases: an approved access request exports
+the rows the portal dataset finds, an erasure masks them (keeping what the financial-records rule
+holds), and a worker that repeats a dataset step changes nothing more."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from company_support import OTHER, PORTAL, portal_company
+from consent_support import NOW, assert_audit_chain_clean, audit_events
+from rights_support import REQUESTER, approved_request, outbox, run_jobs
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+from support import KESTREL
+from test_cli_apikeys import troth
+
+from troth.datasets import Connected, ConnectionConfigError, Target, connect_datasets, load_datasets
+from troth.datasets.run import is_keyed_hash
+from troth.declaration import Policy
+from troth.rights import execute_request, get_request, steps_done
+from troth.rights.bundle import bundle_for_download
+from troth.rights.execute import request_steps
+from troth.rights.states import RequestKind
+from troth.subjects import Keyring, create_key_file
+
+
+@pytest.fixture
+def company(tmp_path: Path, kestrel_policy: Policy) -> Iterator[tuple[Engine, Connected]]:
+    engine = portal_company(tmp_path / "portal.db")
+    connected = connect_datasets(
+        [PORTAL],
+        policy=kestrel_policy,
+        environ={"TROTH_DATASET_PORTAL_URL": str(engine.url)},
+    )
+    yield engine, connected
+    connected.dispose()
+    engine.dispose()
+
+
+def _rows(engine: Engine, table: str) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
+
+
+# the other customer's rows, by table and id
+OTHERS = {
+    "customer": {2},
+    "address": {2},
+    "orders": {20, 21},
+    "order_item": {2},
+    "payment_card": {2},
+    "login": {2_000_000, 2_000_001, 2_000_002},
+    "visit": {2},
+}
+
+
+def _others(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    return {t: [r for r in _rows(engine, t) if r[0] in ids] for t, ids in OTHERS.items()}
+
+
+def test_an_erasure_masks_the_company_rows_and_keeps_what_the_law_holds(
+    sessions: sessionmaker[Session],
+    kestrel_policy: Policy,
+    keyring: Keyring,
+    company: tuple[Engine, Connected],
+) -> None:
+    engine, connected = company
+    others_before = _others(engine)
+    request_id = approved_request(sessions, kestrel_policy, keyring, "erasure")
+    [result] = run_jobs(sessions, kestrel_policy, keyring, datasets=connected)
+    assert result.outcome == "done"
+    # the requester's rows: masked, hashed or deleted as portal.yaml declares
+    assert _rows(engine, "customer")[0][1:4] == (None, None, None)
+    assert [r[1:] for r in _rows(engine, "address") if r[0] == 1] == [(1, None, None, None)]
+    orders = {r[0]: r for r in _rows(engine, "orders")}
+    assert orders[10][2] == "erased"  # older than seven years: no longer held
+    assert orders[11][2] == "Customer 1"  # an invoice from 2025: kept for the tax law
+    assert all(is_keyed_hash(r[2]) for r in _rows(engine, "login") if r[1] == 1)
+    assert [r[0] for r in _rows(engine, "payment_card")] == [2]
+    assert [r[1] for r in _rows(engine, "visit")] == [OTHER]
+    assert _others(engine) == others_before  # everyone else's rows are untouched
+    with sessions() as session:
+        request = get_request(session, request_id)
+        portal = request.outcome["datasets"]["portal"]
+        assert portal["deleted"] == {"payment_card": 1, "visit": 1}
+        assert portal["kept"] == [
+            {
+                "collection": "orders",
+                "field": "billing_name",
+                "rule": "financial_records",
+                "rows": 1,
+            }
+        ]
+        assert "erase_dataset:portal" in steps_done(session, request_id)
+        # something is kept, so the subject is restricted and told why
+        assert audit_events(session, "subject.restriction_raised")
+        [(to, body)] = outbox(session, keyring, "rights_completed")
+        assert to == REQUESTER and "orders.billing_name (portal): Financial records" in body
+        [event] = audit_events(session, "rights.dataset_erased")
+        assert event.details["masked"]["customer"] == 1
+        assert_audit_chain_clean(session, [REQUESTER, "Customer 1", "203.0.113.7", "MG Road"])
+
+
+def test_a_dataset_step_run_twice_changes_nothing_more(
+    sessions: sessionmaker[Session],
+    kestrel_policy: Policy,
+    keyring: Keyring,
+    company: tuple[Engine, Connected],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import troth.rights.execute as execute
+
+    engine, connected = company
+    request_id = approved_request(sessions, kestrel_policy, keyring, "erasure")
+
+    # The worker dies after the company database committed, before troth recorded the step.
+    def dies(ctx: execute.StepContext) -> None:
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setitem(execute.STEP_FUNCTIONS, "erase_dataset", dies)
+    [first] = run_jobs(sessions, kestrel_policy, keyring, datasets=connected)
+    assert first.outcome == "retry"
+    after_first = {t: _rows(engine, t) for t in ("customer", "orders", "login", "visit")}
+    monkeypatch.undo()
+    execute_request(sessions, kestrel_policy, keyring, request_id, NOW, datasets=connected)
+    assert {t: _rows(engine, t) for t in after_first} == after_first
+    with sessions() as session:
+        request = get_request(session, request_id)
+        assert request.state == "completed"
+        # the report was counted before the first erasure: the repeat does not empty it
+        portal = request.outcome["datasets"]["portal"]
+        assert portal["deleted"] == {"payment_card": 1, "visit": 1}
+        assert [k["field"] for k in portal["kept"]] == ["billing_name"]
+        assert len(audit_events(session, "rights.dataset_erased")) == 1
+
+
+def test_the_plan_counts_what_the_erasure_changes(tmp_path: Path, kestrel_policy: Policy) -> None:
+    engine = portal_company(tmp_path / "portal.db")
+    [dataset] = load_datasets(PORTAL)
+    target = Target(dataset, engine, policy=kestrel_policy)
+    identities = {"email": [REQUESTER]}
+    with engine.connect() as conn:
+        planned = target.plan(conn, identities, now=NOW)
+    with engine.begin() as conn:
+        erased = target.erase(conn, identities, now=NOW, hash_key=b"k" * 32)
+    assert planned.as_json() == erased.as_json()
+    assert planned.masked["login"] == 3 and planned.deleted == {"payment_card": 1, "visit": 1}
+    engine.dispose()
+
+
+def test_an_access_export_holds_the_company_rows(
+    sessions: sessionmaker[Session],
+    kestrel_policy: Policy,
+    keyring: Keyring,
+    company: tuple[Engine, Connected],
+) -> None:
+    approved_request(sessions, kestrel_policy, keyring, "access")
+    [result] = run_jobs(sessions, kestrel_policy, keyring, datasets=company[1])
+    assert result.outcome == "done"
+    with sessions() as session:
+        [(_, body)] = outbox(session, keyring, "rights_completed")
+        link = next(w for w in body.split() if "token=" in w)
+        download = bundle_for_download(session, keyring, link.split("token=")[1], now=NOW)
+    archive = zipfile.ZipFile(io.BytesIO(download.content))
+    data = json.loads(archive.read("data.json"))
+    portal = data["datasets"]["portal"]
+    assert [r["email"] for r in portal["customer"]] == [REQUESTER]
+    assert len(portal["login"]) == 3 and {r["customer_id"] for r in portal["login"]} == {1}
+    assert [r["id"] for r in portal["orders"]] == [10, 11]
+    assert [r["gift_message"] for r in portal["order_item"]] == ["Happy birthday"]
+    assert OTHER not in json.dumps(data)
+    assert "datasets/portal/login.csv" in archive.namelist()
+    assert "In our other systems" in archive.read("summary.html").decode()
+
+
+def test_steps_name_each_connected_dataset(company: tuple[Engine, Connected]) -> None:
+    steps = request_steps(RequestKind.erasure, company[1])
+    assert (
+        steps.index("plan_dataset:portal")
+        < steps.index("erase_dataset:portal")
+        < steps.index("erase_items")
+    )
+    assert "erase_datasets" not in request_steps(RequestKind.erasure, None)
+
+
+def test_a_dataset_without_a_connection_string_is_named(
+    tmp_path: Path, kestrel_policy: Policy
+) -> None:
+    with pytest.raises(ConnectionConfigError, match="TROTH_DATASET_PORTAL_URL"):
+        connect_datasets([PORTAL], policy=kestrel_policy, environ={})
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("datasets:\n  portal: sqlite:///nowhere.db\n", encoding="utf-8")
+    connected = connect_datasets([PORTAL], policy=kestrel_policy, secrets_file=secrets, environ={})
+    assert connected.keys == ["portal"]
+    secrets.write_text("datasets:\n  portal: not a url\n", encoding="utf-8")
+    with pytest.raises(ConnectionConfigError) as caught:
+        connect_datasets([PORTAL], policy=kestrel_policy, secrets_file=secrets, environ={})
+    assert "not a url" not in str(caught.value)
+
+
+def test_a_database_that_cannot_be_reached_fails_the_step_without_naming_its_url(
+    sessions: sessionmaker[Session],
+    kestrel_policy: Policy,
+    keyring: Keyring,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "pa55-w0rd-never-shown"
+    # nothing listens on port 9 (discard): the connection is refused at once
+    url = f"postgresql+psycopg://troth:{secret}@127.0.0.1:9/portal"
+    connected = connect_datasets(
+        [PORTAL], policy=kestrel_policy, environ={"TROTH_DATASET_PORTAL_URL": url}
+    )
+    request_id = approved_request(sessions, kestrel_policy, keyring, "erasure")
+    [result] = run_jobs(sessions, kestrel_policy, keyring, datasets=connected)
+    assert result.outcome == "retry"
+    with sessions() as session:
+        assert get_request(session, request_id).state == "executing"
+        assert "erase_items" not in steps_done(session, request_id)  # nothing past the database
+        assert_audit_chain_clean(session, [secret, "127.0.0.1:9", url])
+    assert secret not in caplog.text and "127.0.0.1:9" not in caplog.text
+
+
+def test_the_worker_names_the_variable_a_dataset_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TROTH_MASTER_KEY", raising=False)
+    monkeypatch.delenv("TROTH_DATASET_PORTAL_URL", raising=False)
+    create_key_file(tmp_path / "master.key")
+    code, _, stderr = troth(
+        "worker", "--once", "--declaration", str(KESTREL), "--db",
+        f"sqlite:///{tmp_path / 'troth.db'}", "--key-file", str(tmp_path / "master.key"),
+        "--datasets", str(PORTAL),
+    )  # fmt: skip
+    assert code == 1
+    assert "TROTH_DATASET_PORTAL_URL" in stderr and "Traceback" not in stderr
