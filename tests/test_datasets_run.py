@@ -396,20 +396,22 @@ dataset:
           - name: email
             data_categories: [user.contact.email]
             fides_meta: {identity: email, data_type: string}
-            troth: {mask: hash}
+            troth: {mask: EMAIL_MASK}
           - name: name
             data_categories: [user.name]
             troth: {mask: fixed, value: erased}
           - name: note
             data_categories: [user.content.private]
+            troth: {mask: NOTE_MASK}
 """
 
 
-def test_a_hashed_identity_column_does_not_hide_the_row_from_its_other_fields(
-    engine: Engine,
+@pytest.mark.parametrize(("email_mask", "note_mask"), [("hash", "nullify"), ("nullify", "hash")])
+def test_a_hashed_or_masked_identity_column_does_not_hide_the_row_from_its_other_fields(
+    engine: Engine, email_mask: str, note_mask: str
 ) -> None:
-    """The hash replaces the very value the row was found by; the row's other fields are
-    masked all the same."""
+    """The column the row is found by is itself masked (hashed, or emptied while another field
+    is hashed); the row's other fields are masked all the same."""
     metadata = MetaData()
     Table(
         "contact",
@@ -429,12 +431,18 @@ def test_a_hashed_identity_column_does_not_hide_the_row_from_its_other_fields(
             ]
         },
     )
-    [dataset] = read_datasets(HASHED_IDENTITY, "crm.yaml")
+    text = HASHED_IDENTITY.replace("EMAIL_MASK", email_mask).replace("NOTE_MASK", note_mask)
+    [dataset] = read_datasets(text, "crm.yaml")
     target = Target(dataset, engine)
     with engine.begin() as conn:
         erasure = target.erase(conn, {"email": [ANA]}, now=NOW, hash_key=KEY)
     assert _dump(engine, metadata)["contact"] == {
-        1: (1, keyed_hash(KEY, ANA), "erased", None),
+        1: (
+            1,
+            keyed_hash(KEY, ANA) if email_mask == "hash" else None,
+            "erased",
+            keyed_hash(KEY, "called") if note_mask == "hash" else None,
+        ),
         2: (2, BO, "Bo", "met"),
     }
     assert erasure.masked == {"contact": 1}
