@@ -446,3 +446,62 @@ def test_a_hashed_or_masked_identity_column_does_not_hide_the_row_from_its_other
         2: (2, BO, "Bo", "met"),
     }
     assert erasure.masked == {"contact": 1}
+
+
+INVOICES = """
+dataset:
+  - fides_key: billing
+    collections:
+      - name: invoice
+        troth: {timestamp: issued_at}
+        fields:
+          - name: id
+            data_categories: [system.operations]
+            fides_meta: {primary_key: true, data_type: integer}
+          - name: issued_at
+            data_categories: [user.behavior]
+          - name: email
+            data_categories: [user.contact.email]
+            fides_meta: {identity: email, data_type: string}
+          - name: billing_name
+            data_categories: [user.name]
+            troth: {mask: fixed, value: erased, retention: financial_records}
+"""
+
+
+def test_a_hold_reads_its_clock_before_erasure_empties_the_clock(
+    engine: Engine, kestrel_policy: Policy
+) -> None:
+    """The clock column is personal data too and is emptied by the same statement; whether the
+    rule holds a field is decided on the clock as it was (MariaDB and MySQL assign left to
+    right, so an emptied clock read afterwards would look like one not yet started)."""
+    metadata = MetaData()
+    Table(
+        "invoice",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("issued_at", DateTime),
+        Column("email", String(100)),
+        Column("billing_name", String(100)),
+    )
+    _build(
+        engine,
+        metadata,
+        {
+            "invoice": [
+                {"id": 1, "issued_at": datetime(2001, 1, 1), "email": ANA, "billing_name": "A"},
+                {"id": 2, "issued_at": datetime(2025, 1, 1), "email": ANA, "billing_name": "A"},
+                {"id": 3, "issued_at": None, "email": ANA, "billing_name": "A"},
+            ]
+        },
+    )
+    [dataset] = read_datasets(INVOICES, "billing.yaml")
+    target = Target(dataset, engine, policy=kestrel_policy)
+    with engine.begin() as conn:
+        erasure = target.erase(conn, {"email": [ANA]}, now=NOW, hash_key=KEY)
+    assert _dump(engine, metadata)["invoice"] == {
+        1: (1, None, None, "erased"),  # 2001: the seven years have run out
+        2: (2, None, None, "A"),
+        3: (3, None, None, "A"),  # the clock has not started
+    }
+    assert [(k.field, k.rows) for k in erasure.kept] == [("billing_name", 2)]
