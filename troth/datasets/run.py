@@ -493,7 +493,15 @@ class Target:
             masked: Any = null() if f.mask == "nullify" else literal(f.value, type_=column.type)
             h = held[f.name]
             values[column] = masked if h is None else case((h, column), else_=masked)
-        updated = conn.execute(update(table).where(where).values(values)).rowcount if values else 0
+        # MariaDB and MySQL assign left to right, each assignment seeing the ones before it: a
+        # hold must read its clock before the clock itself is masked, so clocks go last.
+        clocks = {f.timestamp or collection.timestamp for f in personal}
+        ordered = sorted(values.items(), key=lambda item: item[0].name in clocks)
+        updated = (
+            conn.execute(update(table).where(where).ordered_values(*ordered)).rowcount
+            if values
+            else 0
+        )
         if hashes:
             pk = _pk_columns(table, collection)
             statement = (
