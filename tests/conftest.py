@@ -26,6 +26,7 @@ from troth.store import display_url, make_engine, make_sessionmaker
 from troth.subjects import Keyring, MasterKey
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 KESTREL_HISTORY = sorted((ROOT / "examples" / "kestrel" / "history").glob("*.yaml"))
 
 
@@ -67,6 +68,49 @@ def postgres_url() -> str:
         if engine is not None:
             engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> str:
+    """A reachable MariaDB (or MySQL) server (TROTH_TEST_MARIADB_URL); skipped if none, failed
+    on CI."""
+    url = os.environ.get("TROTH_TEST_MARIADB_URL", DEFAULT_MARIADB_URL)
+    engine = None
+    try:
+        engine = make_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to reach the server means the same thing here
+        reason = (
+            f"MariaDB is not reachable at {display_url(url)} ({type(exc).__name__}); "
+            "start one or set TROTH_TEST_MARIADB_URL"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    return url
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ],
+)
+def company_database(request: pytest.FixtureRequest) -> tuple[str, str | None]:
+    """A backend for a company's own database (troth.datasets) and its server's URL: SQLite
+    always, PostgreSQL and MariaDB when reachable (required on CI). Tests take a fresh database
+    from it with dataset_backends.fresh_engine."""
+    if request.param == "postgres":
+        return "postgres", request.getfixturevalue("postgres_url")
+    if request.param == "mariadb":
+        return "mariadb", request.getfixturevalue("mariadb_url")
+    return "sqlite", None
 
 
 @pytest.fixture

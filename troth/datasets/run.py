@@ -478,9 +478,12 @@ class Target:
                 result.deleted[name] = deleted
             if not any_held:
                 return
+        # The hashes are computed before the other fields are masked and written after, so that
+        # neither statement hides a row from the other (the row may be found by a hashed column,
+        # or by one that the update masks).
         hashed = [f for f in personal if f.mask == "hash"]
-        rehashed = (
-            self._hash(conn, table, collection, hashed, where, held, hash_key) if hashed else 0
+        hashes = (
+            self._hashes(conn, table, collection, hashed, where, held, hash_key) if hashed else []
         )
         values: dict[Column[Any], Any] = {}
         for f in personal:
@@ -490,11 +493,27 @@ class Target:
             masked: Any = null() if f.mask == "nullify" else literal(f.value, type_=column.type)
             h = held[f.name]
             values[column] = masked if h is None else case((h, column), else_=masked)
-        updated = conn.execute(update(table).where(where).values(values)).rowcount if values else 0
-        if updated or rehashed:
-            result.masked[name] = max(updated, rehashed)
+        # MariaDB and MySQL assign left to right, each assignment seeing the ones before it: a
+        # hold must read its clock before the clock itself is masked, so clocks go last.
+        clocks = {f.timestamp or collection.timestamp for f in personal}
+        ordered = sorted(values.items(), key=lambda item: item[0].name in clocks)
+        updated = (
+            conn.execute(update(table).where(where).ordered_values(*ordered)).rowcount
+            if values
+            else 0
+        )
+        if hashes:
+            pk = _pk_columns(table, collection)
+            statement = (
+                update(table)
+                .where(and_(*(c == bindparam(f"k_{c.name}") for c in pk)))
+                .values({table.c[f.name]: bindparam(f"v_{f.name}") for f in hashed})
+            )
+            conn.execute(statement, hashes)
+        if updated or hashes:
+            result.masked[name] = max(updated, len(hashes))
 
-    def _hash(
+    def _hashes(
         self,
         conn: Connection,
         table: Table,
@@ -503,9 +522,10 @@ class Target:
         where: ColumnElement[bool],
         held: dict[str, ColumnElement[bool] | None],
         hash_key: bytes,
-    ) -> int:
-        """Replace each field masked with ``hash`` by its keyed hash, row by primary key, in one
-        batched statement; values already hashed and rows a rule holds are left alone."""
+    ) -> list[dict[str, Any]]:
+        """The keyed hash of each field masked with ``hash``, as parameters of one batched
+        update by primary key (``k_<key>``, ``v_<field>``); rows whose values are already hashed,
+        empty or held by a rule are left out."""
         pk = _pk_columns(table, collection)
         flags = [
             case((h, 1), else_=0) if (h := held[f.name]) is not None else literal(0) for f in fields
@@ -523,14 +543,7 @@ class Target:
                 params.append(
                     {f"k_{c.name}": v for c, v in zip(pk, row[:width], strict=True)} | change
                 )
-        if params:
-            statement = (
-                update(table)
-                .where(and_(*(c == bindparam(f"k_{c.name}") for c in pk)))
-                .values({table.c[f.name]: bindparam(f"v_{f.name}") for f in fields})
-            )
-            conn.execute(statement, params)
-        return len(params)
+        return params
 
 
 def _pk_columns(table: Any, collection: Collection) -> list[Any]:
