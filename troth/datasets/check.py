@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Column, Engine, MetaData, Table, UniqueConstraint, inspect
+from sqlalchemy.types import NullType
 
 from troth.declaration import Policy
 from troth.declaration.problems import Problem, Severity
@@ -325,7 +326,8 @@ def _live_field(
     if kind is None and field.data_type is None:
         report.error(
             field.path,
-            f"{here}: troth does not recognise the column's type ({column.type}); declare its "
+            f"{here}: troth does not recognise the column's type ({_type_name(column)}); "
+            "declare its "
             "fides_meta.data_type so that erasure knows what to write",
         )
     if not masks_apply or field.read_only:
@@ -350,6 +352,12 @@ def _live_field(
                 mask_path,
                 f"{here}: mask hash writes {HASH_LENGTH} characters, but the column holds {length}",
             )
+
+
+def _type_name(column: Column[Any]) -> str:
+    if isinstance(column.type, NullType):
+        return "none declared"
+    return str(column.type)
 
 
 def _live_fixed(
