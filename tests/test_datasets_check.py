@@ -135,6 +135,23 @@ def test_a_read_only_personal_field_is_an_error() -> None:
     problem = only(check_dataset(found))
     assert problem.line == 20  # its read_only
     assert problem.message.startswith("profile.nickname holds personal data but is read_only")
+    deleted = dataset(
+        """\
+        - name: profile
+          fields:
+            - name: id
+              fides_meta: {primary_key: true}
+            - name: customer_id
+              fides_meta: {references: [{dataset: shop, field: customer.id, direction: from}]}
+            - name: nickname
+              data_categories: [user.name]
+              fides_meta: {read_only: true}
+            - name: motto
+              data_categories: [user.content.private]
+              troth: {mask: delete_row}
+        """
+    )
+    assert check_dataset(deleted) == []  # the row goes, read-only column and all
 
 
 def test_a_personal_primary_key_must_delete_the_row() -> None:

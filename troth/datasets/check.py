@@ -156,11 +156,13 @@ def _field(collection: Collection, field: Field, policy: Policy | None, report: 
     _categories(here, field, policy, report)
     if not field.personal:
         return
-    if field.read_only:
+    # A read-only field goes with its row when another field of the collection deletes rows.
+    row_deleted = any(f.mask == "delete_row" and not f.read_only for f in collection.personal)
+    if field.read_only and not row_deleted:
         report.error(
             (*meta, "read_only"),
             f"{here} holds personal data but is read_only, so erasure cannot change it; remove "
-            "read_only, or give the collection a field with mask delete_row",
+            "read_only, or give another field of the collection mask delete_row",
         )
     if field.primary_key and field.mask != "delete_row":
         report.error(
