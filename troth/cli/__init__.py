@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (they register commands)
     apikeys,
     audit,
     children,
+    datasets,
     declaration,
     keys,
     mail,

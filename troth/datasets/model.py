@@ -154,8 +154,9 @@ class Dataset:
         return found
 
     def where(self, path: Path) -> tuple[int, int]:
-        """Line and column of a part of this dataset in its file."""
-        return self.positions.locate((*self.path, *path))
+        """Line and column of a part of this dataset in its file (``path`` from the file's top,
+        as a Collection's or Field's ``path`` is)."""
+        return self.positions.locate(path)
 
     def problem(self, path: Path, severity: Literal["error", "warning"], message: str) -> Problem:
         line, col = self.where(path)
