@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from company_support import PORTAL
 from dataset_backends import fresh_engine
+from dataset_support import PORTAL, portal_metadata
 from sqlalchemy import (
     Column,
     DateTime,
@@ -31,49 +31,6 @@ from troth.declaration import Policy
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 KEY = b"example-hash-key"
 ANA, BO, CY = "ana@example.org", "bo@example.org", "cy@example.net"
-
-
-def _portal_tables(metadata: MetaData) -> None:
-    def table(name: str, *columns: Column[Any]) -> None:
-        Table(
-            name, metadata, Column("id", Integer, primary_key=True, autoincrement=False), *columns
-        )
-
-    table(
-        "customer",
-        Column("email", String(200)),
-        Column("name", String(200)),
-        Column("phone", String(40)),
-        Column("created_at", DateTime),
-    )
-    table(
-        "address",
-        Column("customer_id", Integer),
-        Column("street", String(200)),
-        Column("city", String(100)),
-        Column("postal_code", String(20)),
-    )
-    table(
-        "orders",
-        Column("customer_id", Integer),
-        Column("billing_name", String(200)),
-        Column("total_cents", Integer),
-        Column("created_at", DateTime),
-    )
-    table("order_item", Column("order_id", Integer), Column("gift_message", String(200)))
-    table(
-        "payment_card",
-        Column("customer_id", Integer),
-        Column("holder", String(200)),
-        Column("last4", String(4)),
-    )
-    table(
-        "login",
-        Column("customer_id", Integer),
-        Column("ip_address", String(100)),
-        Column("at", DateTime),
-    )
-    table("visit", Column("email", String(200)), Column("page", String(200)))
 
 
 def _portal_rows() -> dict[str, list[dict[str, Any]]]:
@@ -146,8 +103,7 @@ def _dump(engine: Engine, metadata: MetaData) -> dict[str, dict[int, tuple[Any, 
 
 @pytest.fixture
 def portal(company_database: tuple[str, str | None]) -> Iterator[tuple[Engine, MetaData]]:
-    metadata = MetaData()
-    _portal_tables(metadata)
+    metadata = portal_metadata()
     with fresh_engine(*company_database) as engine:
         _build(engine, metadata, _portal_rows())
         yield engine, metadata
