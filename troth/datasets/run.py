@@ -4,8 +4,9 @@
 collection, whatever the number of people or rows: a collection's rows are found by its identity
 columns (``email IN (...)``) or through the references that lead to it, as nested ``IN``
 subqueries (``login.customer_id IN (SELECT c.id FROM customer c WHERE c.email IN (...))``). The
-database's own planner does the joining; troth never fetches rows to decide what to change,
-except for keyed hashes, which are computed here because no SQL dialect shares one.
+database's own planner does the joining; troth never fetches rows to decide what to change.
+Keyed hashes are computed in the statement on PostgreSQL (HMAC-SHA256 from its built-in
+``sha256``); elsewhere troth computes them and writes them back by primary key in one batch.
 
 Erasure writes in an order that keeps every collection reachable until its own statement has run:
 a collection whose fields another collection's reach reads (``customer.email`` for everything
@@ -40,9 +41,11 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    LargeBinary,
     MetaData,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -56,6 +59,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql
 
 from troth.declaration import Policy
 from troth.declaration.model import RetentionRule
@@ -65,6 +69,7 @@ from .model import Collection, Dataset, DatasetError, Field
 
 HASH_PREFIX = "h:"
 HASH_LENGTH = len(HASH_PREFIX) + 64
+HASH_PATTERN = "^h:[0-9a-f]{64}$"
 Identities = Mapping[str, Sequence[Any]]
 PrimaryKeys = dict[str, list[tuple[Any, ...]]]
 
@@ -137,6 +142,7 @@ class Target:
         self.dataset = dataset
         self.engine = engine
         self.policy = policy
+        self.postgres = engine.dialect.name == "postgresql"
         self.traversal: Traversal = traverse(dataset)
         metadata = MetaData()
         names = [c.name for c in dataset.collections]
@@ -198,7 +204,7 @@ class Target:
         for f in self.dataset.collection(name).identities:
             values = [v for v in identities.get(f.identity or "", ()) if v is not None]
             if values:
-                conditions.append(table.c[f.name].in_(values))
+                conditions.append(self._among(table.c[f.name], values))
         for edge in self.traversal.incoming.get(name, ()):
             source = self.tables[edge.source].alias()
             inner = self._where(source, edge.source, identities, keys)
@@ -208,6 +214,15 @@ class Target:
                 )
             )
         return or_(*conditions) if conditions else false()
+
+    def _among(self, column: Any, values: list[Any]) -> ColumnElement[bool]:
+        """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter however
+        many values (a batch of ten thousand people costs one bind, not ten thousand)."""
+        if self.postgres:
+            array = bindparam(None, values, type_=postgresql.ARRAY(column.type))
+            return column == any_(array)
+        in_: ColumnElement[bool] = column.in_(values)
+        return in_
 
     def _cycle_keys(self, conn: Connection, identities: Identities) -> PrimaryKeys:
         """Primary keys of the reachable rows of collections on a cycle of references, found step
@@ -382,9 +397,11 @@ class Target:
         *,
         now: datetime,
         hash_key: bytes,
+        report: bool = True,
     ) -> Erasure:
         """Mask or delete every reachable personal field the dataset declares, keeping what a
-        legal retention rule holds. Runs in the caller's transaction."""
+        legal retention rule holds. Runs in the caller's transaction. Without ``report`` the
+        fields kept are not counted (a caller that recorded :meth:`plan` first needs no count)."""
         keys = self._cycle_keys(conn, identities)
         order = (
             None if any(self.traversal.cyclic(n) for n in self.traversal.order) else self._order()
@@ -395,8 +412,9 @@ class Target:
             order = self._fk_order()
         result = Erasure()
         # Count what is kept before anything changes: afterwards the rows are no longer reachable.
-        for name in self.traversal.order:
-            self._count_kept(conn, name, identities, keys, now, result)
+        if report:
+            for name in self.traversal.order:
+                self._count_kept(conn, name, identities, keys, now, result)
         for name in order:
             self._erase_collection(conn, name, identities, keys, now, hash_key, result)
         return result
@@ -482,13 +500,23 @@ class Target:
         # neither statement hides a row from the other (the row may be found by a hashed column,
         # or by one that the update masks).
         hashed = [f for f in personal if f.mask == "hash"]
+        values: dict[Column[Any], Any] = {}
+        if self.postgres:
+            # PostgreSQL computes the keyed hash itself, in the same UPDATE as the other masks.
+            for f in hashed:
+                column = table.c[f.name]
+                h = held[f.name]
+                keep = or_(column.is_(None), column.op("~")(HASH_PATTERN))
+                if h is not None:
+                    keep = or_(h, keep)
+                values[column] = case((keep, column), else_=_sql_keyed_hash(column, hash_key))
+            hashed = []
         hashes = (
             self._hashes(conn, table, collection, hashed, where, held, hash_key) if hashed else []
         )
-        values: dict[Column[Any], Any] = {}
         for f in personal:
             if f.mask in ("hash", "delete_row"):
-                continue  # hashed above; a row kept whole by a hold keeps delete_row fields
+                continue  # hashed here; a row kept whole by a hold keeps delete_row fields
             column = table.c[f.name]
             masked: Any = null() if f.mask == "nullify" else literal(f.value, type_=column.type)
             h = held[f.name]
@@ -544,6 +572,24 @@ class Target:
                     {f"k_{c.name}": v for c, v in zip(pk, row[:width], strict=True)} | change
                 )
         return params
+
+
+def _hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC-SHA256's inner and outer padded keys (RFC 2104), for computing it in SQL."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\x00")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def _sql_keyed_hash(column: Any, key: bytes) -> ColumnElement[str]:
+    """:func:`keyed_hash` of a text column as a PostgreSQL expression (``sha256`` is built in
+    from PostgreSQL 11): ``'h:' || hex(sha256(outer || sha256(inner || utf8(value))))``."""
+    inner, outer = _hmac_pads(key)
+    message = func.convert_to(column, "UTF8")
+    first = func.sha256(literal(inner, LargeBinary).op("||")(message))
+    digest = func.sha256(literal(outer, LargeBinary).op("||")(first))
+    return literal(HASH_PREFIX).op("||")(func.encode(digest, "hex"))
 
 
 def _pk_columns(table: Any, collection: Collection) -> list[Any]:

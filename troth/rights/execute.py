@@ -483,7 +483,8 @@ def _prepare(
         with target.engine.connect() as conn:
             return key, target.plan(conn, identities, now=now).as_json()
     with target.engine.begin() as conn:
-        target.erase(conn, identities, now=now, hash_key=keyring.current.dataset_hash_key())
+        hash_key = keyring.current.dataset_hash_key()
+        target.erase(conn, identities, now=now, hash_key=hash_key, report=False)
     return key
 
 
