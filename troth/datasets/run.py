@@ -42,7 +42,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     LargeBinary,
-    MetaData,
     Table,
     and_,
     any_,
@@ -64,6 +63,7 @@ from sqlalchemy.dialects import postgresql
 from troth.declaration import Policy
 from troth.declaration.model import RetentionRule
 
+from .check import check_dataset, reflect
 from .graph import Traversal, traverse
 from .model import Collection, Dataset, DatasetError, Field
 
@@ -144,45 +144,19 @@ class Target:
         self.policy = policy
         self.postgres = engine.dialect.name == "postgresql"
         self.traversal: Traversal = traverse(dataset)
-        metadata = MetaData()
-        names = [c.name for c in dataset.collections]
-        with engine.connect() as conn:
-            existing = set(engine.dialect.get_table_names(conn))
-            missing = [n for n in names if n not in existing]
-            if missing:
-                raise DatasetError(
-                    [
-                        dataset.problem(
-                            dataset.collection(n).path,
-                            "error",
-                            f"collection {n}: the database has no table of that name",
-                        )
-                        for n in missing
-                    ]
-                )
-            metadata.reflect(conn, only=names)
-        self.tables: dict[str, Table] = {n: metadata.tables[n] for n in names}
-        problems = []
-        for collection in dataset.collections:
-            table = self.tables[collection.name]
-            for f in collection.fields:
-                if f.name not in table.c:
-                    problems.append(
-                        dataset.problem(
-                            f.path, "error", f"{collection.name}.{f.name}: no such column"
-                        )
-                    )
-            if collection.personal and not collection.primary_key:
-                problems.append(
-                    dataset.problem(
-                        collection.path,
-                        "error",
-                        f"collection {collection.name} holds personal data but declares no "
-                        "primary key (fides_meta.primary_key)",
-                    )
-                )
-        if problems:
-            raise DatasetError(problems)
+        # Fail closed: a dataset that cannot be acted on as declared against this database
+        # (troth datasets check) is refused before any request touches it.
+        metadata = reflect(engine, dataset)
+        errors = [
+            p
+            for p in check_dataset(dataset, policy=policy, metadata=metadata)
+            if p.severity == "error"
+        ]
+        if errors:
+            raise DatasetError(errors)
+        self.tables: dict[str, Table] = {
+            c.name: metadata.tables[c.name] for c in dataset.collections
+        }
 
     # -- finding rows -------------------------------------------------------------------------
 
