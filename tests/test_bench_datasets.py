@@ -65,10 +65,11 @@ def test_the_baselines_erase_exactly_what_troth_erases(engines: dict[str, Engine
     emails = [bench.email_of(c) for c in ids]
     before = _contents(engines["troth"])
 
+    target = bench.make_target(engines["troth"])
+    with engines["troth"].connect() as conn:  # a request records its plan first
+        planned = target.plan(conn, {"email": emails}, now=NOW)
     with engines["troth"].begin() as conn:
-        erasure = bench.erase_with_troth(
-            bench.make_target(engines["troth"]), conn, emails, NOW, KEY
-        )
+        erasure = bench.erase_with_troth(target, conn, emails, NOW, KEY)
     with engines["set-based"].begin() as conn:
         bench.erase_set_based(conn, emails, NOW, KEY)
     with engines["per-row"].begin() as conn:
@@ -77,8 +78,9 @@ def test_the_baselines_erase_exactly_what_troth_erases(engines: dict[str, Engine
     after = _contents(engines["troth"])
     assert after != before
     # The comparison covers both sides of the financial hold and every kind of mask.
-    assert [(k.collection, k.field) for k in erasure.kept] == [("orders", "billing_name")]
-    assert erasure.masked["orders"] == 2 * len(ids) > erasure.kept[0].rows > 0
+    assert [(k.collection, k.field) for k in planned.kept] == [("orders", "billing_name")]
+    assert erasure.masked["orders"] == 2 * len(ids) > planned.kept[0].rows > 0
+    assert (planned.masked, planned.deleted) == (erasure.masked, erasure.deleted)
     assert erasure.masked["login"] == bench.BIG_LOGINS + 5 * (len(ids) - 1)
     assert erasure.deleted == {"payment_card": len(ids), "visit": 3 * len(ids)}
     assert _contents(engines["set-based"]) == after
