@@ -81,9 +81,9 @@ _ROWS = f"""
            '10.' || (id / 65536 % 256) || '.' || (id / 256 % 256) || '.' || (id % 256),
            '/page/' || (id % 1000),
            CAST(:now AS timestamptz) - make_interval(
-               days => CASE WHEN {_EXPIRED} THEN 91 + (id % 910) ELSE id % 89 END,
+               days => (CASE WHEN {_EXPIRED} THEN 91 + (id % 910) ELSE id % 89 END)::int,
                secs => (id % 86400)::double precision)
-    FROM generate_series(:first, :last) AS id"""
+    FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS id"""
 
 
 def load(engine: Engine, rows: int, now: datetime) -> None:
