@@ -476,14 +476,18 @@ class _Sweep:
         table = self.table(unit)
         steps: list[_Step] = []
         if unit.rule.action == "delete":
+            left = base  # the expired rows the DELETE (if any) leaves, for the masks
             if self.deletes_rows(unit) and not self.category_held_in_collection(unit):
                 blocked = self.blocked(unit)
                 where = base if blocked is None else and_(base, not_(blocked))
                 steps.append(_Step(unit, "deleted", where))
+                if blocked is None:
+                    return steps  # every expired row is deleted: nothing is left to mask
+                left = and_(base, blocked)
             masked = [f for f in fields if f.mask != "delete_row"]
             if masked:
                 step = _Step(
-                    unit, "masked", and_(base, or_(*(self.pending(unit, f) for f in masked)))
+                    unit, "masked", and_(left, or_(*(self.pending(unit, f) for f in masked)))
                 )
                 for f in masked:
                     column = table.c[f.name]
@@ -666,14 +670,7 @@ def sweep_dataset(
         if progress is not None:
             for unit, steps in plan:
                 for step in steps:
-                    where = step.where
-                    if step.action == "masked" and steps[0].action == "deleted":
-                        # after the unit's DELETE, only rows whose deletion waits are left
-                        blocked = sweep.blocked(unit)
-                        if blocked is None:
-                            continue
-                        where = and_(where, blocked)
-                    total += _count(conn, sweep.table(unit), where)
+                    total += _count(conn, sweep.table(unit), step.where)
     done = 0
 
     def on_batch(rows: int) -> None:
