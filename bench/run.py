@@ -14,6 +14,7 @@ from pathlib import Path
 
 import consent  # bench/consent.py, beside this file
 import datasets  # bench/datasets.py
+import retention  # bench/retention.py
 import vault  # bench/vault.py
 from ruamel.yaml import YAML
 
@@ -63,6 +64,8 @@ def main() -> int:
 
     print()
     datasets.main()  # prints its own table, or why it was skipped
+    print()
+    retention.main()  # likewise
     return 0
 
 
