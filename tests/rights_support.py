@@ -21,6 +21,7 @@ from troth.rights import (
     rights_handlers,
     start_review,
 )
+from troth.store import write_scope
 from troth.subjects import Keyring
 
 REQUESTER = "asha.rao@example.in"
@@ -52,8 +53,11 @@ def approved_request(
     now: datetime = NOW,
     **fields: object,
 ) -> str:
-    """The id of a request taken in, verified, reviewed and approved (its job queued)."""
-    with sessions.begin() as session:
+    """The id of a request taken in, verified, reviewed and approved (its job queued).
+
+    Written under the write lock from the start, as troth's own writers are: a server's worker
+    may write at the same moment (it schedules the daily retention sweep)."""
+    with write_scope(sessions) as session:
         request = take_request(session, policy, keyring, kind, now=now, **fields)
         mark_verified(session, request.id, method="email_code", now=now, actor=STAFF)
         start_review(session, request.id, now=now, actor=STAFF)

@@ -57,6 +57,8 @@ def test_the_scope_registry_names_each_scope_with_a_description() -> None:
         "publications:write",
         "requests:read",
         "requests:write",
+        "retention:read",
+        "retention:write",
     ]
     assert all(description.strip() for description in SCOPES.values())
 

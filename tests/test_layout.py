@@ -53,6 +53,7 @@ def test_declaration_imports_nothing_else_of_troth() -> None:
         "staff",
         "jobs",
         "rights",
+        "retention",
     ],
 )
 def test_domain_packages_never_import_web_or_cli(package: str) -> None:

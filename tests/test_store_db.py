@@ -17,6 +17,7 @@ import troth.consent.models
 import troth.notify.models
 import troth.publications.models
 import troth.publishing.models
+import troth.retention.models
 import troth.staff.models
 import troth.subjects.models  # noqa: F401
 from troth.store import (
@@ -88,7 +89,7 @@ def test_upgrade_creates_the_tables_and_is_idempotent(sqlite_url: str) -> None:
     assert {"policy_versions", "audit_events", "alembic_version"} <= tables
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
-            ("0012",)
+            ("0013",)
         ]
     engine.dispose()
 

@@ -24,6 +24,8 @@ SCOPES: Mapping[str, str] = MappingProxyType(
         ),
         "requests:read": "Read rights requests, their deadlines and timelines; list the queue.",
         "requests:write": "Take in rights requests and record that a requester was verified.",
+        "retention:read": "List legal holds.",
+        "retention:write": "Place and lift legal holds that suspend deletion.",
     }
 )
 

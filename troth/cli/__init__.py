@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (they register commands)
     declaration,
     keys,
     mail,
+    retention,
     serving,
     staff,
     worker,

@@ -74,7 +74,7 @@ def worker(
         help="Seconds a job stays claimed; a worker that dies holds its job this long",
     ),
 ) -> None:
-    """Run jobs (executing approved rights requests) and queue deadline reminders, in a loop."""
+    """Run jobs (rights requests, the daily retention sweep) and queue reminders, in a loop."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from troth.jobs import WorkerLoop
@@ -108,7 +108,8 @@ def worker(
             if once or report != type(report)():
                 out.print(
                     f"jobs done {report.jobs_done}, retried {report.jobs_retried}, failed "
-                    f"{report.jobs_failed}; reminders queued {report.reminders}",
+                    f"{report.jobs_failed}; reminders queued {report.reminders}"
+                    + ("; next daily retention sweep queued" if report.sweep_scheduled else ""),
                     markup=False,
                 )
 

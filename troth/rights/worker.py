@@ -1,4 +1,5 @@
-"""One worker pass for rights requests: run the due jobs, then remind the team of deadlines.
+"""One worker pass: run the due jobs, remind the team of deadlines, and keep the daily
+retention sweep scheduled (troth.retention.schedule).
 
 ``troth worker`` calls :func:`worker_pass` in a loop; ``troth serve`` runs the same loop in a
 background thread. The reminder check reads first without locking and takes the write lock only
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from troth.datasets import Connected
 from troth.declaration import Policy
 from troth.jobs import DEFAULT_LEASE, run_worker_once
+from troth.retention import retention_handlers, schedule_daily_sweep
 from troth.store import write_scope
 from troth.subjects import Keyring
 
@@ -33,6 +35,7 @@ class PassReport:
     jobs_retried: int = 0
     jobs_failed: int = 0
     reminders: int = 0
+    sweep_scheduled: bool = False
 
 
 def worker_pass(
@@ -46,10 +49,14 @@ def worker_pass(
     lease: timedelta = DEFAULT_LEASE,
     remind_within: timedelta = DEFAULT_WITHIN,
     datasets: Connected | None = None,
+    retention: bool = True,
 ) -> PassReport:
-    """Run up to ``MAX_JOBS_PER_PASS`` due jobs, then queue the deadline reminders due;
-    requests reach into the company databases of ``datasets``."""
+    """Run up to ``MAX_JOBS_PER_PASS`` due jobs, then queue the deadline reminders due, and
+    the next daily retention sweep unless one is scheduled (``retention=False`` leaves that
+    out); requests reach into the company databases of ``datasets``."""
     handlers = rights_handlers(policy, keyring, base_url, datasets)
+    if retention:
+        handlers |= retention_handlers(policy)
     outcomes: list[str | None] = []
     for _ in range(MAX_JOBS_PER_PASS):
         result = run_worker_once(sessions, handlers, now, owner=owner, lease=lease)
@@ -70,9 +77,11 @@ def worker_pass(
     if due is not None:
         with write_scope(sessions) as session:
             reminders = due_reminders(session, policy, keyring, now, within=remind_within)
+    scheduled = schedule_daily_sweep(sessions, now) if retention else False
     return PassReport(
         jobs_done=outcomes.count("done"),
         jobs_retried=outcomes.count("retry"),
         jobs_failed=outcomes.count("failed"),
         reminders=reminders,
+        sweep_scheduled=scheduled,
     )

@@ -34,7 +34,11 @@ class VaultItem(Base):
     empty while that rule's clock waits for ``waiting_for`` (an event such as
     ``account_closed``) to be recorded for the subject. ``hold_id`` names the
     :class:`ChildHold` keeping the item unusable (a child's data awaiting a parent's consent, or
-    isolated); no read returns an item while it is set.
+    isolated); no read returns an item while it is set. ``client`` is the key of the company's
+    client the item was collected for, when a rule with a per-client override covers it (its
+    clock may wait for the client's event, and the client's agreed period may replace the
+    rule's). ``isolated_at`` is set when a retention sweep isolated the item at its deadline
+    (the ``isolate`` action): kept, encrypted, out of every ordinary read (docs/retention.md).
     """
 
     __tablename__ = "vault_items"
@@ -42,6 +46,9 @@ class VaultItem(Base):
         UniqueConstraint("submission_id", "position", name="uq_vault_items_submission_position"),
         Index("ix_vault_items_retain_until", "retain_until"),
         Index("ix_vault_items_subject_waiting", "subject_id", "waiting_for"),
+        Index("ix_vault_items_client_waiting", "client", "waiting_for"),
+        # The retention sweep and plan take one rule's due items in deadline order.
+        Index("ix_vault_items_rule_until", "retention_rule", "retain_until"),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
@@ -61,6 +68,8 @@ class VaultItem(Base):
     hold_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("child_holds.id"), index=True
     )
+    client: Mapped[str | None] = mapped_column(String(200))
+    isolated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
         return f"VaultItem(id={self.id!r}, subject_id={self.subject_id!r}, {self.category!r})"
@@ -81,6 +90,42 @@ class SubjectEvent(Base):
 
     def __repr__(self) -> str:
         return f"SubjectEvent(subject_id={self.subject_id!r}, event={self.event!r})"
+
+
+class ClientEvent(Base):
+    """Something that happened to one of the company's clients and can start the retention
+    clocks of the items collected for it (``contract_ended``, ``project_completed``, ...)."""
+
+    __tablename__ = "client_events"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    client: Mapped[str] = mapped_column(String(200), index=True)
+    event: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    policy_version: Mapped[str] = mapped_column(String(40))
+
+    def __repr__(self) -> str:
+        return f"ClientEvent(client={self.client!r}, event={self.event!r})"
+
+
+class ClientOverride(Base):
+    """The retention period agreed with one client for one rule that allows it
+    (``per_client_override: true``): it replaces the rule's period for that client's items.
+    ``period`` is an ISO-8601 duration (``P90D``)."""
+
+    __tablename__ = "client_overrides"
+    __table_args__ = (UniqueConstraint("client", "rule", name="uq_client_overrides_client_rule"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    client: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(200))
+    period: Mapped[str] = mapped_column(String(40))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    policy_version: Mapped[str] = mapped_column(String(40))
+
+    def __repr__(self) -> str:
+        return f"ClientOverride(client={self.client!r}, rule={self.rule!r}, {self.period!r})"
 
 
 HOLD_STATUSES = ("held", "released", "refused", "expired", "isolated")

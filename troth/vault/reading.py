@@ -40,13 +40,15 @@ def items_of(
     *,
     categories: Collection[str] | None = None,
     include_held: bool = False,
+    include_isolated: bool = False,
 ) -> list[StoredItem]:
     """Every item held for a subject (and the subjects merged into it), oldest first; only
     those of ``categories`` when given (the others are not even decrypted).
 
     Items a hold keeps unusable (a child's data awaiting a parent's consent, or isolated) are
     left out unless ``include_held``: that is for the subject's own access or erasure, never
-    for use.
+    for use. Items a retention sweep isolated (``isolated_at``) are left out unless
+    ``include_isolated``: that is only for an auditor's read (docs/retention.md).
 
     Raises :class:`~troth.subjects.registry.ShreddedSubject` when a key needed is destroyed,
     and :class:`~troth.subjects.TamperedError` when a value was altered.
@@ -60,6 +62,8 @@ def items_of(
     query = select(VaultItem).where(VaultItem.subject_id.in_(ids))
     if not include_held:
         query = query.where(VaultItem.hold_id.is_(None))
+    if not include_isolated:
+        query = query.where(VaultItem.isolated_at.is_(None))
     if categories is not None:
         query = query.where(VaultItem.category.in_(sorted(categories)))
     items = session.scalars(query.order_by(VaultItem.collected_at, VaultItem.id))

@@ -22,6 +22,7 @@ TABLE_MODULES = (
     "troth.staff.models",
     "troth.jobs.models",
     "troth.rights.models",
+    "troth.retention.models",
 )
 for module in TABLE_MODULES:
     importlib.import_module(module)

@@ -23,6 +23,7 @@ from . import (
     consents,
     decisions,
     publications,
+    retention,
     rights_requests,
     subject_data,
     unsubscribe,
@@ -55,6 +56,7 @@ ROUTERS: list[APIRouter] = [
     publications.router,
     unsubscribe.router,
     rights_requests.router,
+    retention.router,
 ]
 
 _DESCRIPTION = """\
