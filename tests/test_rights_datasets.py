@@ -12,21 +12,24 @@ from pathlib import Path
 
 import pytest
 from company_support import OTHER, PORTAL, portal_company
-from consent_support import NOW, assert_audit_chain_clean, audit_events
+from consent_support import NOW, STAFF, assert_audit_chain_clean, audit_events
 from rights_support import REQUESTER, approved_request, outbox, run_jobs
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from support import KESTREL
 from test_cli_apikeys import troth
+from vault_support import submit
 
 from troth.datasets import Connected, ConnectionConfigError, Target, connect_datasets, load_datasets
 from troth.datasets.run import is_keyed_hash
 from troth.declaration import Policy
+from troth.retention.holds import place_hold
 from troth.rights import execute_request, get_request, steps_done
 from troth.rights.bundle import bundle_for_download
 from troth.rights.execute import request_steps
 from troth.rights.states import RequestKind
 from troth.subjects import Keyring, create_key_file
+from troth.vault import VaultItem
 
 
 @pytest.fixture
@@ -57,6 +60,10 @@ OTHERS = {
     "login": {2_000_000, 2_000_001, 2_000_002},
     "visit": {2},
 }
+
+
+def _contact(session: Session, policy: Policy, keyring: Keyring) -> str:
+    return submit(session, policy, keyring, identity=("email", REQUESTER)).subject_id
 
 
 def _others(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
@@ -238,3 +245,39 @@ def test_the_worker_names_the_variable_a_dataset_needs(
     )  # fmt: skip
     assert code == 1
     assert "TROTH_DATASET_PORTAL_URL" in stderr and "Traceback" not in stderr
+
+
+def test_a_legal_hold_on_the_subject_suspends_the_erasure_everywhere(
+    sessions: sessionmaker[Session],
+    kestrel_policy: Policy,
+    keyring: Keyring,
+    company: tuple[Engine, Connected],
+) -> None:
+    engine = company[0]
+    before = {t: _rows(engine, t) for t in OTHERS}
+    with sessions.begin() as session:
+        subject_id = _contact(session, kestrel_policy, keyring)
+        hold = place_hold(
+            session,
+            kestrel_policy,
+            scope="subject",
+            target=subject_id,
+            reason="Case 2026-114",
+            placed_by="Legal",
+            now=NOW,
+            actor=STAFF,
+        )
+    request_id = approved_request(sessions, kestrel_policy, keyring, "erasure")
+    [result] = run_jobs(sessions, kestrel_policy, keyring, datasets=company[1])
+    assert result.outcome == "done"
+    assert {t: _rows(engine, t) for t in OTHERS} == before  # every company row stays
+    with sessions() as session:
+        request = get_request(session, request_id)
+        kept = request.outcome["kept"]
+        assert kept and {k["rule"] for k in kept} == {"legal_hold"}
+        assert session.scalar(select(func.count()).select_from(VaultItem)) == len(kept)
+        [portal_kept] = request.outcome["datasets"]["portal"]["kept"]
+        assert portal_kept["rule"] == "legal_hold" and portal_kept["hold"] == hold.id
+        assert audit_events(session, "subject.restriction_raised")
+        [(_, body)] = outbox(session, keyring, "rights_completed")
+        assert "a legal hold suspends its deletion" in body

@@ -5,19 +5,26 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
+from troth.declaration import Policy
+from troth.subjects.keys import DEFAULT_KEY_FILE
+from troth.subjects.keys import ENV_VAR as KEY_ENV_VAR
+
 from .apikeys import CLI_ACTOR_ID, _in_transaction_or_exit
 from .app import DB_HELP, DEFAULT_DB, DEFAULT_DECLARATION, _load_or_exit, app, err, out
+from .worker import DATASETS_HELP, SECRETS_HELP, datasets_or_exit
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from troth.datasets import Connected
     from troth.retention import LegalHold, RetentionPlan, SweepReport
+    from troth.subjects import Keyring
 
 retention_app = typer.Typer(
     help="Retention: what expires when (plan), the sweep (run), the review report.",
@@ -103,18 +110,56 @@ def _plan_table(plan: RetentionPlan) -> object:
     return table
 
 
+def _datasets_option() -> Any:
+    return typer.Option([], "--datasets", help=DATASETS_HELP)
+
+
+def _secrets_option() -> Any:
+    return typer.Option(None, "--secrets-file", envvar="TROTH_SECRETS_FILE", help=SECRETS_HELP)
+
+
+def _key_option() -> Any:
+    return typer.Option(
+        DEFAULT_KEY_FILE,
+        "--key-file",
+        help=f"Master key file, for --datasets (unless {KEY_ENV_VAR} is set)",
+    )
+
+
+def _company(
+    datasets: list[Path], secrets_file: Path | None, key_file: Path, policy: Policy
+) -> tuple[Connected | None, Keyring | None]:
+    """The connected company databases and the keyring they need, or (None, None)."""
+    connected = datasets_or_exit(datasets, secrets_file, policy)
+    if connected is None:
+        return None, None
+    from .keys import _keyring_or_exit
+
+    return connected, _keyring_or_exit(key_file, [])
+
+
 @retention_app.command("plan")
 def retention_plan(
     declaration: Path = typer.Option(DEFAULT_DECLARATION, "--declaration", help=DECLARATION_HELP),
     db: str = typer.Option(DEFAULT_DB, "--db", envvar="TROTH_DB", help=DB_HELP),
+    datasets: list[Path] = _datasets_option(),
+    secrets_file: Path | None = _secrets_option(),
+    key_file: Path = _key_option(),
 ) -> None:
     """Show, per rule, the items due now and in each of the next 12 months; changes nothing."""
     from troth.retention import plan_vault
+    from troth.retention.datasets import plan_datasets
 
     policy = _load_or_exit(declaration)
-    plan = _in_transaction_or_exit(
-        db, lambda session: plan_vault(session, policy, datetime.now(UTC))
-    )
+    connected, keyring = _company(datasets, secrets_file, key_file, policy)
+
+    def plan_all(session: Session) -> RetentionPlan:
+        plan = plan_vault(session, policy, datetime.now(UTC))
+        if connected is not None and keyring is not None:
+            plan_datasets(session, policy, keyring, connected, plan)
+        return plan
+
+    plan = _in_transaction_or_exit(db, plan_all)
     _wide().print(_plan_table(plan))
     out.print(
         "Months are counted each on its own (not cumulatively), the current one from now; "
@@ -147,6 +192,9 @@ def retention_run(
     batch_size: int = typer.Option(
         1000, "--batch-size", min=1, max=100_000, help="Items per batch (one transaction each)"
     ),
+    datasets: list[Path] = _datasets_option(),
+    secrets_file: Path | None = _secrets_option(),
+    key_file: Path = _key_option(),
 ) -> None:
     """Sweep now: delete, anonymise or isolate every item past its deadline; print the counts."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -156,6 +204,7 @@ def retention_run(
     from troth.store import display_url
 
     policy = _load_or_exit(declaration)
+    connected, keyring = _company(datasets, secrets_file, key_file, policy)
     engine, sessions = _sessions_or_exit(db)
     try:
         with Progress(
@@ -172,6 +221,8 @@ def retention_run(
                 datetime.now(UTC),
                 batch_size=batch_size,
                 progress=progress,
+                datasets=connected,
+                keyring=keyring,
             )
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
@@ -179,6 +230,8 @@ def retention_run(
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
+        if connected is not None:
+            connected.dispose()
     _print_counts(report)
     out.print(f"sweep {report.sweep_id}: {report.total()} items in {report.batches} batches")
 
@@ -191,6 +244,8 @@ def retention_report(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write to this file instead of standard output"
     ),
+    datasets: list[Path] = _datasets_option(),
+    secrets_file: Path | None = _secrets_option(),
 ) -> None:
     """The annual review report: per rule what is held, how much, since when, why, which holds."""
     from troth.retention import report_csv, report_html, review_report
@@ -198,10 +253,16 @@ def retention_report(
     if format not in ("csv", "html"):
         err.print(f"error: --format: {format!r} is not csv or html", markup=False)
         raise typer.Exit(1)
+    from troth.retention.datasets import review_datasets
+
     policy = _load_or_exit(declaration)
+    connected = datasets_or_exit(datasets, secrets_file, policy)
     report = _in_transaction_or_exit(
         db, lambda session: review_report(session, policy, datetime.now(UTC))
     )
+    if connected is not None:
+        review_datasets(policy, connected, report)
+        connected.dispose()
     text = report_csv(report) if format == "csv" else report_html(report)
     if output is None:
         out.print(text, markup=False, highlight=False, end="")

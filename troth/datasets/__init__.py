@@ -10,6 +10,7 @@ from .model import (
     DatasetError,
     Edge,
     Field,
+    fides_identities,
     load_datasets,
     read_datasets,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Traversal",
     "connect_datasets",
     "env_name",
+    "fides_identities",
     "is_keyed_hash",
     "jsonable",
     "keyed_hash",

@@ -25,6 +25,7 @@ reported at once as ``FILE:LINE:COL: error: message`` (:class:`DatasetError`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Literal
@@ -44,6 +45,18 @@ Scalar = str | int | float | bool
 # The identity types troth can query by, as Fides names them, with the troth identity kind each
 # is read from (troth.subjects.IdentityKind).
 IDENTITY_KINDS = {"email": "email", "phone_number": "phone", "external_id": "external_id"}
+
+
+def fides_identities(found: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """A person's identities, given as (troth identity kind, value), under the names dataset
+    files query by (``email``, ``phone_number``, ``external_id``); other kinds are left out."""
+    names = {kind: name for name, kind in IDENTITY_KINDS.items()}
+    result: dict[str, list[str]] = {}
+    for kind, value in found:
+        name = names.get(kind)
+        if name is not None:
+            result.setdefault(name, []).append(value)
+    return result
 
 
 class DatasetError(Exception):

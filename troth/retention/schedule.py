@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from troth.datasets import Connected
 from troth.declaration import Policy
 from troth.jobs import Handler, Job, enqueue_job
 from troth.store import write_scope
+from troth.subjects import Keyring
 
 from .sweep import SWEEP_ACTOR, sweep_vault
 
@@ -54,10 +56,13 @@ def schedule_daily_sweep(
         return True
 
 
-def retention_handlers(policy: Policy) -> dict[str, Handler]:
-    """The job handler that runs a sweep at the time the worker runs it."""
+def retention_handlers(
+    policy: Policy, keyring: Keyring | None = None, datasets: Connected | None = None
+) -> dict[str, Handler]:
+    """The job handler that runs a sweep (of the vault, and of ``datasets`` when given) at the
+    time the worker runs it."""
 
     def sweep(sessions: sessionmaker[Session], payload: Mapping[str, Any], now: datetime) -> None:
-        sweep_vault(sessions, policy, now)
+        sweep_vault(sessions, policy, now, datasets=datasets, keyring=keyring)
 
     return {SWEEP_JOB: sweep}

@@ -39,8 +39,10 @@ from sqlalchemy import ColumnElement, and_, delete, func, not_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from troth.audit import Actor, record_event
+from troth.datasets import Connected
 from troth.declaration import Policy
 from troth.store import write_scope
+from troth.subjects import Keyring
 from troth.vault.models import VaultItem
 
 from .holds import active_holds, vault_hold_condition
@@ -68,6 +70,8 @@ class SweepReport:
     counts: Counts = field(default_factory=dict)
     held: dict[str, dict[str, int]] = field(default_factory=dict)
     unknown_rules: dict[str, int] = field(default_factory=dict)
+    # per source: fields a company database's sweep could not act on, and why (names only)
+    skipped: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     batches: int = 0
 
     def total(self, action: str | None = None) -> int:
@@ -89,6 +93,7 @@ class SweepReport:
             "counts": self.counts,
             "held": self.held,
             "unknown_rules": self.unknown_rules,
+            "skipped": self.skipped,
         }
 
 
@@ -244,9 +249,12 @@ def sweep_vault(
     batch_size: int = DEFAULT_BATCH,
     progress: Progress | None = None,
     actor: Actor = SWEEP_ACTOR,
+    datasets: Connected | None = None,
+    keyring: Keyring | None = None,
 ) -> SweepReport:
-    """Act on every vault item due at ``now``, rule by rule in batches of ``batch_size``, and
-    record the run with the audit event ``retention.swept``."""
+    """Act on every vault item due at ``now``, rule by rule in batches of ``batch_size``, then
+    on every connected company database (``datasets``, which needs the ``keyring``), and record
+    the run with the audit event ``retention.swept``."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     report = SweepReport(sweep_id=str(uuid.uuid4()), started_at=now)
@@ -268,6 +276,22 @@ def sweep_vault(
                 progress(done, max(total, done))
             if acted < batch_size:
                 break
+    if datasets is not None:
+        if keyring is None:
+            raise ValueError("sweeping company databases needs the keyring")
+        from .datasets import sweep_datasets
+
+        with sessions() as session:
+            sweep_datasets(
+                session,
+                policy,
+                keyring,
+                datasets,
+                now,
+                report,
+                batch_size=batch_size,
+                progress=progress,
+            )
     with write_scope(sessions) as session:
         _left_behind(session, policy, now, report)
         sweep = session.get(RetentionSweep, report.sweep_id)

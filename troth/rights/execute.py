@@ -41,10 +41,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from troth.audit import Actor
 from troth.consent import ActedBy, Method, SignalKind, record_signal, withdraw
-from troth.datasets import IDENTITY_KINDS, Connected, jsonable
+from troth.datasets import Connected, fides_identities, jsonable
 from troth.declaration import Policy
 from troth.declaration.taxonomy import is_under
 from troth.jobs import Handler
+from troth.retention.holds import active_holds
 from troth.store import write_scope
 from troth.subjects import Keyring, encrypt
 from troth.subjects.models import Identity, Subject
@@ -55,7 +56,7 @@ from troth.vault.collect import item_associated_data
 from .bundle import BUNDLE_TTL, build_bundle, collect_data, download_link
 from .links import status_link
 from .models import RecipientTask, RequestStep, RightsRequest
-from .plan import plan_request, proposed_values
+from .plan import LEGAL_HOLD, plan_request, proposed_values
 from .requests import EXECUTE_JOB, get_request, mail_requester, move, note
 from .sealed import seal_bytes
 from .states import RequestKind, RequestState
@@ -388,6 +389,9 @@ def _notify(ctx: StepContext) -> None:
             f" until {until}"
         )
     for key, kept in _kept_in_datasets(r):
+        if kept["rule"] == LEGAL_HOLD:
+            context["kept"].append(f"everything in {key}: a legal hold suspends its deletion")
+            continue
         rule = ctx.policy.retention_rules.get(kept["rule"])
         name = rule.name if rule is not None else kept["rule"]
         why = (rule.reason or rule.legal_basis) if rule is not None else None
@@ -442,13 +446,8 @@ def steps_done(session: Session, request_id: str) -> list[str]:
 
 def dataset_identities(session: Session, keyring: Keyring, subject_id: str) -> dict[str, list[str]]:
     """The subject's identities under the names datasets query by (``email``, ``phone_number``)."""
-    wanted = {kind: name for name, kind in IDENTITY_KINDS.items()}
-    found: dict[str, list[str]] = {}
-    for identity in identities_of(session, keyring, subject_id):
-        name = wanted.get(identity.kind.value)
-        if name is not None:
-            found.setdefault(name, []).append(identity.value)
-    return found
+    found = identities_of(session, keyring, subject_id)
+    return fides_identities((identity.kind.value, identity.value) for identity in found)
 
 
 def _prepare(
@@ -478,6 +477,14 @@ def _prepare(
                 for collection, found_rows in found.items()
             }
         return rows
+    with sessions() as session:
+        hold = _dataset_hold(session, subject_id, key, now)
+    if hold is not None:
+        # A legal hold on the subject or on the whole dataset suspends its erasure (P20).
+        kept = {"collection": "*", "field": "*", "rule": LEGAL_HOLD, "rows": 0, "hold": hold}
+        return (
+            (key, {"masked": {}, "deleted": {}, "kept": [kept]}) if base == "plan_dataset" else key
+        )
     target = datasets.target(key)
     if base == "plan_dataset":
         with target.engine.connect() as conn:
@@ -486,6 +493,17 @@ def _prepare(
         hash_key = keyring.current.dataset_hash_key()
         target.erase(conn, identities, now=now, hash_key=hash_key, report=False)
     return key
+
+
+def _dataset_hold(session: Session, subject_id: str, key: str, now: datetime) -> str | None:
+    """The id of a legal hold in force on the subject or on dataset ``key`` as a whole."""
+    subjects = set(merged_ids(session, subject_id))
+    for hold in active_holds(session, now):
+        if (hold.scope == "subject" and hold.target in subjects) or (
+            hold.scope == "dataset" and hold.target == key
+        ):
+            return hold.id
+    return None
 
 
 def request_steps(kind: RequestKind, datasets: Connected | None) -> list[str]:

@@ -3,7 +3,9 @@
 The plan names every vault item the request reads or erases, and every item it keeps and why: an
 item is held when the retention rule governing it has a legal basis (a legal obligation, a
 contract) and its deadline has not passed, or its clock still waits for the event that starts it
-(a project's completion). A held item is kept, restricted, and reported with its rule and reason.
+(a project's completion), or when a legal hold in force covers it (P20: troth.retention.holds;
+reported under the rule ``legal_hold``). A held item is kept, restricted, and reported with its
+rule and reason.
 The plan also lists the declared recipients that received the affected categories for the
 affected purposes: each gets a "notify recipient" task (GDPR Art. 19).
 """
@@ -20,6 +22,7 @@ from troth.audit import Actor, record_event
 from troth.declaration import Policy
 from troth.declaration.model import RetentionRule
 from troth.declaration.taxonomy import is_under
+from troth.retention.holds import active_holds, vault_hold_condition
 from troth.subjects import Keyring
 from troth.subjects.registry import merged_ids
 from troth.vault import VaultItem
@@ -147,6 +150,37 @@ def _kept(item: VaultItem, rule: RetentionRule) -> KeptItem:
     )
 
 
+LEGAL_HOLD = "legal_hold"
+
+
+def legally_held(session: Session, item_ids: list[int], now: datetime) -> set[int]:
+    """The ids among ``item_ids`` that a legal hold in force covers (P20: holds suspend
+    deletion, an erasure request's included)."""
+    holds = active_holds(session, now)
+    if not holds or not item_ids:
+        return set()
+    condition = vault_hold_condition(session, holds)
+    held: set[int] = set()
+    for start in range(0, len(item_ids), 500):
+        chunk = item_ids[start : start + 500]
+        held |= set(session.scalars(select(VaultItem.id).where(VaultItem.id.in_(chunk), condition)))
+    return held
+
+
+def _on_hold(item: VaultItem) -> KeptItem:
+    return KeptItem(
+        id=item.id,
+        category=item.category,
+        purpose=item.purpose,
+        rule=LEGAL_HOLD,
+        rule_name="Legal hold",
+        legal_basis=LEGAL_HOLD,
+        reason="A legal hold suspends deletion until it is lifted",
+        retain_until=None,
+        waiting_for="the legal hold is lifted",
+    )
+
+
 def proposed_values(session: Session, keyring: Keyring, request: RightsRequest) -> dict[str, str]:
     """A correction's proposed values, decrypted for staff review (empty for other kinds)."""
     if request.proposed is None:
@@ -195,12 +229,15 @@ def plan_request(
     if kind in READS:
         read = [_planned(item) for item in items]
     elif kind is RequestKind.erasure:
+        on_hold = legally_held(session, [item.id for item in items], now)
         for item in items:
             rule = holding_rule(policy, item, now)
-            if rule is None:
-                erase.append(_planned(item))
-            else:
+            if rule is not None:
                 keep.append(_kept(item, rule))
+            elif item.id in on_hold:
+                keep.append(_on_hold(item))
+            else:
+                erase.append(_planned(item))
     elif kind is RequestKind.correction:
         wanted = proposed_values(session, keyring, request)
         correct = [_planned(item) for item in items if item.category in wanted]

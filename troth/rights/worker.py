@@ -56,7 +56,7 @@ def worker_pass(
     out); requests reach into the company databases of ``datasets``."""
     handlers = rights_handlers(policy, keyring, base_url, datasets)
     if retention:
-        handlers |= retention_handlers(policy)
+        handlers |= retention_handlers(policy, keyring, datasets)
     outcomes: list[str | None] = []
     for _ in range(MAX_JOBS_PER_PASS):
         result = run_worker_once(sessions, handlers, now, owner=owner, lease=lease)
