@@ -20,11 +20,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    create_engine,
     insert,
     select,
 )
 
-from troth.datasets import Target, load_datasets, read_datasets
+from troth.datasets import DatasetError, Target, load_datasets, read_datasets
 from troth.datasets.run import keyed_hash
 from troth.declaration import Policy
 
@@ -461,3 +462,34 @@ def test_a_hold_reads_its_clock_before_erasure_empties_the_clock(
         3: (3, None, None, "A"),  # the clock has not started
     }
     assert [(k.field, k.rows) for k in erasure.kept] == [("billing_name", 2)]
+
+
+def test_personal_data_no_identity_reaches_stops_requests_but_not_a_binding(
+    tmp_path: Any,
+) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'logs.db'}")
+    metadata = MetaData()
+    Table(
+        "log",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("ip", String(100)),
+        Column("at", DateTime),
+    )
+    metadata.create_all(engine)
+    [dataset] = read_datasets(
+        "dataset:\n  - fides_key: logs\n    collections:\n      - name: log\n"
+        "        fields:\n          - name: id\n            fides_meta: {primary_key: true}\n"
+        "          - name: ip\n            data_categories: [user.device.ip_address]\n"
+        "          - name: at\n",
+        "logs.yaml",
+    )
+    target = Target(dataset, engine)  # a retention sweep needs no identity
+    for request in (
+        lambda conn: target.access(conn, {"email": [ANA]}),
+        lambda conn: target.plan(conn, {"email": [ANA]}, now=NOW),
+        lambda conn: target.erase(conn, {"email": [ANA]}, now=NOW, hash_key=KEY),
+    ):
+        with engine.begin() as conn, pytest.raises(DatasetError, match="no identity reaches"):
+            request(conn)
+    engine.dispose()

@@ -1,6 +1,10 @@
 """Retention sweeps over a company database under a moved clock: each action on SQLite,
 PostgreSQL and (when one is reachable) MariaDB; legal holds that suspend and release; a sweep
 killed mid-way and run again; the plan month by month; isolate reported, never skipped silently.
+
+The shop dataset is built for the sweep's edge cases (a NOT NULL e-mail under anonymization, a
+collection no identity reaches): `troth datasets check` would refuse it for rights requests, so
+these tests bind it with ``check=False``.
 """
 
 from __future__ import annotations
@@ -95,7 +99,7 @@ def sqlite_shop(tmp_path: Any) -> Iterator[Engine]:
 
 
 def _sweep(engine: Engine, policy: Policy, holds: Holds | None = None, **kw: Any) -> Any:
-    target = Target(shop_dataset(), engine, policy=policy)
+    target = Target(shop_dataset(), engine, policy=policy, check=False)
     return sweep_dataset(target, policy, NOW, holds or Holds(), hash_key=HASH_KEY, **kw)
 
 
@@ -358,7 +362,7 @@ def test_progress_counts_up_to_the_total(sqlite_shop: Engine, kestrel_policy: Po
 def test_the_plan_counts_what_expires_now_and_month_by_month(
     shop: Engine, kestrel_policy: Policy
 ) -> None:
-    target = Target(shop_dataset(), shop, policy=kestrel_policy)
+    target = Target(shop_dataset(), shop, policy=kestrel_policy, check=False)
     plan = plan_dataset(target, kestrel_policy, NOW, Holds())
     # visits (90 days): 3 expired now; 2030-12-15 13:00 and 2030-12-20 expire in March 2031,
     # 2031-01-05 in April, 2031-03-01 in May, 2031-03-10 in June. Payments: 200 and 201 are
@@ -377,7 +381,7 @@ def test_the_plan_counts_what_expires_now_and_month_by_month(
 
 
 def test_the_plan_leaves_out_held_rows(sqlite_shop: Engine, kestrel_policy: Policy) -> None:
-    target = Target(shop_dataset(), sqlite_shop, policy=kestrel_policy)
+    target = Target(shop_dataset(), sqlite_shop, policy=kestrel_policy, check=False)
     holds = Holds(identities={"email": ["member1@example.org"]})
     plan = plan_dataset(target, kestrel_policy, NOW, holds)
     assert plan["analytics"][0] == 2
@@ -387,7 +391,7 @@ def test_the_plan_leaves_out_held_rows(sqlite_shop: Engine, kestrel_policy: Poli
 def test_the_review_says_what_each_rule_holds_and_since_when(
     sqlite_shop: Engine, kestrel_policy: Policy
 ) -> None:
-    target = Target(shop_dataset(), sqlite_shop, policy=kestrel_policy)
+    target = Target(shop_dataset(), sqlite_shop, policy=kestrel_policy, check=False)
     review = review_rows(target, kestrel_policy, NOW)
     assert review["analytics"].rows == 5
     assert review["analytics"].overdue == 3

@@ -62,6 +62,14 @@ def check_dataset(
     return sorted(report.problems, key=lambda p: (p.line, p.column, p.message))
 
 
+def reachability_problems(dataset: Dataset) -> list[Problem]:
+    """The errors that stop rights requests (not retention sweeps): personal data that no
+    identity reaches."""
+    report = _Report(dataset)
+    _reachability(dataset, report)
+    return [p for p in report.problems if p.severity == "error"]
+
+
 def reflect(engine: Engine, dataset: Dataset) -> MetaData:
     """The live tables of ``dataset``'s collections that exist, and the tables whose foreign
     keys refer to them (a delete must not be refused by one of those). Missing tables are left

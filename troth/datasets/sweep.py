@@ -59,6 +59,7 @@ from sqlalchemy import (
 )
 
 from troth.declaration import Policy
+from troth.declaration.durations import month_ends
 from troth.declaration.model import RetentionRule
 from troth.declaration.problems import Path, Problem
 
@@ -691,18 +692,6 @@ def sweep_dataset(
 # -- planning and review ---------------------------------------------------------------------
 
 
-def month_ends(now: datetime, months: int = MONTHS) -> list[datetime]:
-    """The ends of this month and the next ``months - 1`` (each the first moment of the month
-    after), in UTC."""
-    moment = _aware(now)
-    ends = []
-    year, month = moment.year, moment.month
-    for _ in range(months):
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        ends.append(datetime(year, month, 1, tzinfo=UTC))
-    return ends
-
-
 def plan_dataset(
     target: Target, policy: Policy, now: datetime, holds: Holds = NO_HOLDS
 ) -> dict[str, list[int]]:
@@ -711,7 +700,7 @@ def plan_dataset(
     per unit (a collection's fields under one rule and clock column)."""
     sweep = _Sweep(target, policy, now, holds)
     plan: dict[str, list[int]] = {}
-    ends = month_ends(now)
+    ends = month_ends(now, MONTHS)
     with target.engine.connect() as conn:
         for unit in sweep.units:
             counts = plan.setdefault(unit.rule.key, [0] * (len(ends) + 1))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, overload
 
 from pydantic_core import core_schema
@@ -146,3 +146,15 @@ class Duration:
             serialization=core_schema.plain_serializer_function_ser_schema(lambda d: d.iso()),
             json_schema_input_schema=core_schema.str_schema(),
         )
+
+
+def month_ends(now: datetime, count: int = 12) -> tuple[datetime, ...]:
+    """The first instant (UTC) of each of the ``count`` months after ``now``'s month: the ends
+    of this month and the next ones, for plans counted month by month."""
+    moment = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(UTC)
+    year, month = moment.year, moment.month
+    ends = []
+    for _ in range(count):
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        ends.append(datetime(year, month, 1, tzinfo=UTC))
+    return tuple(ends)

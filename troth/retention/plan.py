@@ -21,6 +21,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from troth.declaration import Policy
+from troth.declaration.durations import month_ends
 from troth.vault.models import VaultItem
 
 from .holds import active_holds, vault_hold_condition
@@ -67,16 +68,6 @@ def _label(end: datetime) -> str:
     """The month ending just before ``end``."""
     year, month = (end.year, end.month - 1) if end.month > 1 else (end.year - 1, 12)
     return datetime(year, month, 1, tzinfo=UTC).strftime("%b %Y")
-
-
-def month_ends(now: datetime, count: int = MONTHS) -> tuple[datetime, ...]:
-    """The start of each of the ``count`` months after ``now``'s month (UTC)."""
-    ends = []
-    year, month = now.astimezone(UTC).year, now.astimezone(UTC).month
-    for _ in range(count):
-        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
-        ends.append(datetime(year, month, 1, tzinfo=UTC))
-    return tuple(ends)
 
 
 def plan_vault(session: Session, policy: Policy, now: datetime) -> RetentionPlan:
