@@ -432,7 +432,7 @@ STAMPS = (
 )
 
 
-def _value(draw: st.DrawFn, column: Column, table: Table) -> Any:
+def _value(draw: st.DrawFn, column: Column) -> Any:
     if column.nullable and draw(st.integers(0, 5)) == 0:
         return None
     if column.kind == "time":
@@ -463,8 +463,7 @@ def scenarios(draw: st.DrawFn, max_tables: int = 6, max_rows: int = 5) -> Scenar
             )
             pks = [{"k1": a, "k2": b} for a, b in pairs]
         rows[table.name] = [
-            pk | {c.name: _value(draw, c, table) for c in table.columns if not c.primary_key}
-            for pk in pks
+            pk | {c.name: _value(draw, c) for c in table.columns if not c.primary_key} for pk in pks
         ]
     emails = draw(st.lists(st.sampled_from(EMAILS), min_size=1, max_size=2, unique=True))
     if draw(st.booleans()):
