@@ -194,6 +194,11 @@ def _personal(
     )
 
 
+def _writable(column: Column) -> Column:
+    mask = None if column.nullable else "delete_row"
+    return Column(**{**column.__dict__, "read_only": False, "mask": mask})
+
+
 @st.composite
 def schemas(draw: st.DrawFn, max_tables: int = 6) -> Schema:
     count = draw(st.integers(1, max_tables))
@@ -266,7 +271,7 @@ def schemas(draw: st.DrawFn, max_tables: int = 6) -> Schema:
             )
         for n in range(draw(st.integers(0, 2))):
             category = draw(st.sampled_from(PERSONAL_CATEGORIES))
-            columns.append(draw(_personal(f"p{n}", category, retention_ok=True)))
+            columns.append(draw(_personal(f"p{n}", category, retention_ok=stamp is not None)))
         columns.extend(ref_columns)
         if draw(st.integers(0, 3)) == 0:
             direction = draw(st.sampled_from(("from", "to", None)))
@@ -276,6 +281,9 @@ def schemas(draw: st.DrawFn, max_tables: int = 6) -> Schema:
             columns.append(Column("note", "text", 40))
         if draw(st.integers(0, 3)) == 0:
             columns.append(Column("extra", "int", declared=False))
+        if not any(c.erased and c.mask == "delete_row" for c in columns):
+            # a read-only personal field is only allowed where erasure deletes its row
+            columns = [_writable(c) if c.read_only else c for c in columns]
         table_stamp = "created_at" if stamp and draw(st.booleans()) else None
         if stamp and not table_stamp:
             # the clock named on the held fields instead of the collection
@@ -284,7 +292,30 @@ def schemas(draw: st.DrawFn, max_tables: int = 6) -> Schema:
                 for c in columns
             ]
         tables.append(Table(name, tuple(columns), table_stamp))
-    return Schema(tuple(tables))
+    return _only_reached_hold_personal_data(Schema(tuple(tables)))
+
+
+def _only_reached_hold_personal_data(schema: Schema) -> Schema:
+    """A collection no identity reaches may hold no personal data (troth refuses such a
+    dataset), so its columns are made operational ones; its rows stay, and must stay unchanged."""
+    reached = {t.name for t in schema.tables if any(c.identity for c in t.columns)}
+    grew = True
+    while grew:
+        grew = False
+        for edge in schema.edges():
+            if edge.source in reached and edge.target not in reached:
+                reached.add(edge.target)
+                grew = True
+    plain = {"categories": ("system.operations",), "mask": None, "value": None}
+    plain |= {"read_only": False, "retention": None, "timestamp": None}
+    return Schema(
+        tuple(
+            t
+            if t.name in reached
+            else Table(t.name, tuple(Column(**{**c.__dict__, **plain}) for c in t.columns))
+            for t in schema.tables
+        )
+    )
 
 
 # -- the dataset file ----------------------------------------------------------------------------
@@ -432,7 +463,7 @@ STAMPS = (
 )
 
 
-def _value(draw: st.DrawFn, column: Column, table: Table) -> Any:
+def _value(draw: st.DrawFn, column: Column) -> Any:
     if column.nullable and draw(st.integers(0, 5)) == 0:
         return None
     if column.kind == "time":
@@ -463,8 +494,7 @@ def scenarios(draw: st.DrawFn, max_tables: int = 6, max_rows: int = 5) -> Scenar
             )
             pks = [{"k1": a, "k2": b} for a, b in pairs]
         rows[table.name] = [
-            pk | {c.name: _value(draw, c, table) for c in table.columns if not c.primary_key}
-            for pk in pks
+            pk | {c.name: _value(draw, c) for c in table.columns if not c.primary_key} for pk in pks
         ]
     emails = draw(st.lists(st.sampled_from(EMAILS), min_size=1, max_size=2, unique=True))
     if draw(st.booleans()):
