@@ -25,6 +25,7 @@ OPEN = {("GET", "/console/sign-in")}
 AUDIT_READERS = {Role.admin, Role.privacy_officer, Role.auditor}
 REQUEST_READERS = {Role.admin, Role.privacy_officer, Role.agent, Role.auditor}
 DASHBOARD_READERS = {Role.admin, Role.privacy_officer, Role.auditor}
+RETENTION_READERS = {Role.admin, Role.privacy_officer, Role.auditor}
 
 
 def served(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -115,6 +116,7 @@ def test_pages_admit_only_their_roles(desk: Console, keyring: Keyring, role: Rol
         ("/console/audit/verify", AUDIT_READERS),
         ("/console/requests", REQUEST_READERS),
         ("/console/dashboard", DASHBOARD_READERS),
+        ("/console/retention", RETENTION_READERS),
     ):
         answer = desk.client.get(path, follow_redirects=False)
         if role in readers:
@@ -126,6 +128,7 @@ def test_pages_admit_only_their_roles(desk: Console, keyring: Keyring, role: Rol
     assert ('href="/console/audit"' in home.text) == (role in AUDIT_READERS)
     assert ('href="/console/requests"' in home.text) == (role in REQUEST_READERS)
     assert ('href="/console/dashboard"' in home.text) == (role in DASHBOARD_READERS)
+    assert ('href="/console/retention"' in home.text) == (role in RETENTION_READERS)
 
 
 def test_a_half_session_can_be_cancelled(desk: Console, keyring: Keyring) -> None:

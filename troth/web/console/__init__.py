@@ -16,6 +16,7 @@ from .dashboard import router as dashboard_router
 from .pages import render_console
 from .pages import router as pages_router
 from .requests import router as requests_router
+from .retention import router as retention_router
 from .signin import router as signin_router
 
 __all__ = ["PREFIX", "install", "require_staff"]
@@ -23,7 +24,14 @@ __all__ = ["PREFIX", "install", "require_staff"]
 
 def install(app: FastAPI) -> None:
     """Add the console's routes to ``app`` and the handlers that turn its refusals into pages."""
-    for router in (signin_router, pages_router, requests_router, dashboard_router, audit_router):
+    for router in (
+        signin_router,
+        pages_router,
+        requests_router,
+        dashboard_router,
+        retention_router,
+        audit_router,
+    ):
         # The routers carry the prefix themselves, so that each route's path (which the
         # access log shows) is its whole path.
         app.include_router(router, include_in_schema=False)

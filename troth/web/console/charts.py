@@ -26,14 +26,24 @@ def stacked_bars(
     labels: Sequence[str],
     series: Sequence[str],
     values: Sequence[Sequence[int]],
+    *,
+    ticks: Sequence[str] | None = None,
+    legend_columns: int = 4,
 ) -> Markup:
-    """Vertical bars, one per label, each stacked from ``values[label][series]``, with a legend."""
+    """Vertical bars, one per label, each stacked from ``values[label][series]``, with a legend.
+
+    ``ticks`` are shorter words drawn under the bars (``labels`` by default), for when the full
+    labels would not fit; each bar's own title keeps its full label. ``legend_columns`` says how
+    many series names share a line of the legend: fewer for longer names.
+    """
     width, height, left, bottom, top = 640, 260, 36, 40, 12
     plot_h = height - bottom - top
     slot = (width - left) / max(len(labels), 1)
     most = max((sum(row) for row in values), default=0) or 1
+    under = labels if ticks is None else ticks
+    legend_lines = (len(series) + legend_columns - 1) // legend_columns
     parts = [
-        f'<svg role="img" viewBox="0 0 {width} {height + 24 * ((len(series) + 3) // 4)}" '
+        f'<svg role="img" viewBox="0 0 {width} {height + 24 * legend_lines}" '
         f'class="chart" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width}" y2="{top + plot_h}" class="axis"/>',
         f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" class="tick">{most}</text>',
@@ -54,12 +64,13 @@ def stacked_bars(
             )
         parts.append(
             f'<text x="{x + slot * 0.35:.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
-            f'class="tick">{escape(label)}</text>'
+            f'class="tick">{escape(under[i])}</text>'
         )
     legend_y = height + 4
+    column = (width - left) // legend_columns
     for j, name in enumerate(series):
-        lx = left + (j % 4) * 150
-        ly = legend_y + (j // 4) * 24
+        lx = left + (j % legend_columns) * column
+        ly = legend_y + (j // legend_columns) * 24
         parts.append(
             f'<rect x="{lx}" y="{ly}" width="14" height="14" fill="{colour(j)}"/>'
             f'<text x="{lx + 20}" y="{ly + 12}" class="tick">{escape(name)}</text>'

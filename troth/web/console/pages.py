@@ -23,9 +23,14 @@ WORK_ROLES = (Role.admin, Role.privacy_officer, Role.agent)
 DECIDE_ROLES = (Role.admin, Role.privacy_officer)
 # Aggregate figures, for those who oversee the work.
 DASHBOARD_ROLES = (Role.admin, Role.privacy_officer, Role.auditor)
+# The retention plan, legal holds and the review report: read by those who oversee; holds are
+# placed and lifted by an officer or an admin.
+RETENTION_ROLES = (Role.admin, Role.privacy_officer, Role.auditor)
+HOLD_ROLES = (Role.admin, Role.privacy_officer)
 NAVIGATION = (
     ("requests", "Requests", "/requests", REQUEST_ROLES),
     ("dashboard", "Dashboard", "/dashboard", DASHBOARD_ROLES),
+    ("retention", "Retention", "/retention", RETENTION_ROLES),
     ("audit", "Audit trail", "/audit", AUDIT_ROLES),
 )
 

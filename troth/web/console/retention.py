@@ -1,0 +1,253 @@
+"""The retention page: the plan of what expires (now and in each of the next 12 months) as a
+chart with its table, the active legal holds with forms to place and lift them, the review
+report's summary, and the report itself to download as CSV or HTML.
+
+The figures come from :mod:`troth.retention` (``plan_vault``, ``review_report``); holds are
+placed and lifted through its service functions, which audit them. This module parses, calls
+and draws. Downloading the report writes ``retention.report_downloaded`` (the format only).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from troth.audit import record_event
+from troth.retention import (
+    HOLD_SCOPES,
+    HoldAlreadyLifted,
+    HoldInputError,
+    RetentionPlan,
+    UnknownHold,
+    active_holds,
+    lift_hold,
+    place_hold,
+    plan_vault,
+    report_csv,
+    report_html,
+    review_report,
+)
+from troth.staff import SignedIn
+from troth.store import write_scope
+
+from ..site import site
+from .auth import PREFIX, ConsoleRefusal, check_csrf, form_fields, now, require_staff, url
+from .charts import stacked_bars
+from .pages import HOLD_ROLES, RETENTION_ROLES, render_console
+
+router = APIRouter(prefix=PREFIX)
+
+HOLD_FIELDS = ("scope", "target", "reason", "until")
+DONE = {
+    "placed": "Legal hold placed: the sweep leaves what it covers alone until it ends.",
+    "lifted": "Legal hold lifted: the next sweep acts on whatever it kept that is due.",
+}
+FORMATS = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
+
+
+def staff_name(who: SignedIn) -> str:
+    """How a hold records who placed or lifted it from the console: the account's id, as the
+    audit trail names staff (the review report is read widely; a name or address is not
+    needed there)."""
+    return f"staff:{who.account_id}"
+
+
+def series_name(source: str, rule: str) -> str:
+    return f"{source}: {rule}"
+
+
+def plan_chart(plan: RetentionPlan) -> dict[str, Any]:
+    """The chart of ``plan`` and the numbers behind it: one bar per month (``now`` first),
+    stacked by the rules that act on something in the year (the table lists every rule)."""
+    acting = [row for row in plan.rows if row.total]
+    series = [series_name(row.source, row.rule) for row in acting]
+    values = [
+        [row.due_now if i == 0 else row.by_month[i - 1] for row in acting]
+        for i in range(len(plan.labels))
+    ]
+    ticks = ["now"] + [label.split()[0] for label in plan.labels[1:]]
+    title = f"Items that expire per month, by retention rule, {plan.labels[1]} to {plan.labels[-1]}"
+    return {
+        "chart": stacked_bars(title, plan.labels, series, values, ticks=ticks, legend_columns=2),
+        "month_totals": [sum(column) for column in values],
+    }
+
+
+def parse_until(text: str) -> datetime | None:
+    """A form's ``until``: empty, a date (the hold ends at its start, 00:00 UTC, as
+    ``troth holds place --until`` reads it) or a time with a zone. ValueError otherwise."""
+    text = text.strip()
+    if not text:
+        return None
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), time(), UTC)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("no time zone")
+    return moment
+
+
+def _page(
+    request: Request,
+    who: SignedIn,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    at = now(request)
+    s = site(request)
+    with s.sessions() as db:
+        plan = plan_vault(db, s.policy, at)
+        report = review_report(db, s.policy, at)
+        holds = active_holds(db, at)
+    rows = [
+        {
+            "row": row,
+            "months": [row.due_now, *row.by_month],
+            "held": row.held_now + sum(row.held_by_month),
+        }
+        for row in plan.rows
+    ]
+    context: dict[str, Any] = {
+        "page": "retention",
+        "plan": plan,
+        "rows": rows,
+        "report": report,
+        "holds": holds,
+        "isolated": sum(row.isolated for row in report.rows),
+        "scopes": HOLD_SCOPES,
+        "can_hold": who.role in HOLD_ROLES,
+        "errors": errors or {},
+        "form": {name: (form or {}).get(name, "") for name in HOLD_FIELDS},
+        "error": error,
+        "done": DONE.get(request.query_params.get("done", "")),
+        **plan_chart(plan),
+    }
+    return render_console(request, "console/retention.html", context, status_code=status)
+
+
+@router.get("/retention", name="console_retention")
+def retention_page(
+    request: Request, who: SignedIn = Depends(require_staff(*RETENTION_ROLES))
+) -> Response:
+    return _page(request, who)
+
+
+def _download(request: Request, who: SignedIn, format: str) -> Response:
+    at = now(request)
+    s = site(request)
+    with s.sessions() as db:
+        report = review_report(db, s.policy, at)
+    body = report_csv(report) if format == "csv" else report_html(report)
+    # Who took a copy of the report, and in which form, is for the audit trail; what it holds
+    # is not (it is the report itself).
+    with write_scope(s.sessions) as db:
+        record_event(
+            db,
+            actor=who.actor,
+            action="retention.report_downloaded",
+            policy_version=s.policy.version,
+            details={"format": format},
+            now=at,
+        )
+    name = f"retention-review-{at:%Y-%m-%d}.{format}"
+    return Response(
+        body,
+        media_type=FORMATS[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/retention/report.csv", name="console_retention_report_csv")
+def report_csv_download(
+    request: Request, who: SignedIn = Depends(require_staff(*RETENTION_ROLES))
+) -> Response:
+    return _download(request, who, "csv")
+
+
+@router.get("/retention/report.html", name="console_retention_report_html")
+def report_html_download(
+    request: Request, who: SignedIn = Depends(require_staff(*RETENTION_ROLES))
+) -> Response:
+    return _download(request, who, "html")
+
+
+def _done(request: Request, done: str) -> Response:
+    query = urlencode({"done": done})
+    return RedirectResponse(url(request, f"/retention?{query}"), status_code=303)
+
+
+@router.post("/retention/holds", name="console_retention_place_hold")
+def place_hold_action(
+    request: Request,
+    who: SignedIn = Depends(require_staff(*HOLD_ROLES)),
+    form: dict[str, str] = Depends(form_fields),
+) -> Response:
+    check_csrf(form, who.csrf_token)
+    given = {name: form.get(name, "") for name in HOLD_FIELDS}
+    errors: dict[str, str] = {}
+    scope = given["scope"]
+    if scope not in HOLD_SCOPES:
+        errors["scope"] = f"'scope': is not one of {', '.join(HOLD_SCOPES)}"
+    until: datetime | None = None
+    try:
+        until = parse_until(given["until"])
+    except ValueError:
+        errors["until"] = (
+            "'until': is not a date; give it as YYYY-MM-DD (the hold ends at 00:00 UTC)"
+        )
+    if errors:
+        return _page(request, who, errors=errors, form=given, status=400)
+    s, at = site(request), now(request)
+    try:
+        with write_scope(s.sessions) as db:
+            place_hold(
+                db,
+                s.policy,
+                scope=scope,
+                target=given["target"],
+                reason=given["reason"],
+                placed_by=staff_name(who),
+                until=until,
+                now=at,
+                actor=who.actor,
+            )
+    except HoldInputError as exc:
+        # A target's fault is named after its scope ("subject: no subject has this id").
+        field = "target" if exc.field == scope else exc.field
+        if field not in HOLD_FIELDS:
+            return _page(request, who, form=given, error=str(exc), status=400)
+        errors[field] = f"'{field}': {exc.message}"
+        return _page(request, who, errors=errors, form=given, status=400)
+    return _done(request, "placed")
+
+
+@router.post("/retention/holds/{hold_id}/lift", name="console_retention_lift_hold")
+def lift_hold_action(
+    request: Request,
+    hold_id: str,
+    who: SignedIn = Depends(require_staff(*HOLD_ROLES)),
+    form: dict[str, str] = Depends(form_fields),
+) -> Response:
+    check_csrf(form, who.csrf_token)
+    s, at = site(request), now(request)
+    try:
+        with write_scope(s.sessions) as db:
+            lift_hold(db, hold_id, lifted_by=staff_name(who), now=at, actor=who.actor)
+    except UnknownHold:
+        raise ConsoleRefusal(
+            404, "No such legal hold", "There is no legal hold with that id."
+        ) from None
+    except HoldAlreadyLifted as exc:
+        return _page(request, who, error=str(exc), status=409)
+    return _done(request, "lifted")
