@@ -13,6 +13,9 @@ naming its field (``fields[2].category``) and never the value. What is refused:
   (a forbidden category at or under ``user.financial.credit_card``): dropped if that says
   ``strip``, refused otherwise (and refused if the declaration has no such category);
 - an item no retention rule covers (P17): without a rule there is no deadline to keep;
+- a ``client`` (the key of the company's client the data is collected for) that is not a key,
+  or that no retention rule covering the submission could use: only a rule with
+  ``per_client_override: true`` keeps data as agreed with a client;
 - where the declaration has a ``children`` section, a child's submission without the parent's
   email address (``parent_email``), or with an age field troth cannot read (P29).
 
@@ -21,7 +24,8 @@ children, or a subject already known to be a child) is stored but held unusable 
 consents, unless a parent already consented to the purpose (:mod:`troth.vault.holds`).
 
 Each value is stored encrypted under the subject's own data key (P26); its retention deadline
-is computed now (see :mod:`troth.vault.retention`).
+is computed now (see :mod:`troth.vault.retention`), with the client's events and agreed periods
+when it is collected for a client (:mod:`troth.vault.clients`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from troth.subjects.registry import data_key, find_subject, resolve_subject
 
 from .ages import UnreadableAge, carries_age, stated_age
 from .cards import has_card_number
+from .clients import client_key_problem, client_terms
 from .holds import open_hold
 from .models import VaultItem
 from .retention import covering_rules, deadline
@@ -174,6 +179,7 @@ def collect(
     actor: Actor,
     parent_email: str | None = None,
     base_url: str | None = None,
+    client: str | None = None,
     seal: Seal = encrypt,
 ) -> Collected:
     """Store one submission for the subject of ``identity`` (found, or created), in the
@@ -184,7 +190,9 @@ def collect(
     Raises :class:`CollectionRefused` naming every field at fault; nothing is written then.
     ``parent_email`` is needed for a child's submission (it is then held, and the parent
     emailed a consent link under ``base_url``, where people reach this installation); for
-    anyone else's it is ignored and not stored.
+    anyone else's it is ignored and not stored. ``client`` is the key of the company's client
+    the data is collected for: stored on every item, it makes the client's events and agreed
+    periods count under the rules that allow a per-client override.
     ``seal`` exists for the benchmark that measures what encryption costs; leave it.
     """
     check = _Check()
@@ -267,6 +275,8 @@ def collect(
                 )
                 continue
         kept.append((index, item))
+    if client is not None:
+        _check_client(policy, client, kept, source, purpose, check)
     young = _young(policy, kept, now, check)
     check.raise_if_any()
     assert purpose_row is not None
@@ -292,6 +302,7 @@ def collect(
     )
     key = data_key(keyring, subject)
     events = latest_events(session, subject.id) if not created else {}
+    terms = client_terms(session, client) if client is not None else None
     submission_id = str(uuid.uuid4())
     held = None
     if hold:
@@ -315,6 +326,7 @@ def collect(
             covering_rules(policy, category=item.category, source=source, purpose=purpose),
             now,
             events,
+            terms,
         )
         session.add(
             VaultItem(
@@ -336,6 +348,7 @@ def collect(
                 retain_until=due.retain_until,
                 waiting_for=due.waiting_for,
                 hold_id=held.id if held is not None else None,
+                client=client,
             )
         )
         stored.append(
@@ -357,6 +370,7 @@ def collect(
                 {"index": f.index, "category": f.category, "reason": f.reason} for f in stripped
             ],
             "hold_id": held.id if held is not None else None,
+            "client": client,
         },
         now=now,
     )
@@ -369,6 +383,34 @@ def collect(
         hold_id=held.id if held is not None else None,
         held_until=held.window_ends if held is not None else None,
     )
+
+
+def _check_client(
+    policy: Policy,
+    client: str,
+    kept: Sequence[tuple[int, FieldInput]],
+    source: str,
+    purpose: str,
+    check: _Check,
+) -> None:
+    """A client's key is kept only where a rule covering the submission can use it."""
+    problem = client_key_problem(client)
+    if problem is not None:
+        check.fail("client", problem)
+        return
+    if purpose not in policy.purposes:
+        return  # refused already, for the purpose
+    if not any(
+        rule.per_client_override
+        for _, item in kept
+        for rule in covering_rules(policy, category=item.category, source=source, purpose=purpose)
+    ):
+        check.fail(
+            "client",
+            "no retention rule covering this submission keeps data as agreed with a client "
+            "(per_client_override: true), so a client's events and agreed periods would not "
+            "count for it; leave client out, or declare such a rule",
+        )
 
 
 def _young(

@@ -12,6 +12,11 @@ When several rules cover one item, one of them governs it:
 2. Otherwise the *earliest* deadline wins (minimisation: the item is kept no longer than any
    rule that covers it allows).
 
+An item collected for a client (``client``) counts that client's terms under each rule that
+allows a per-client override (``per_client_override: true``): the client's agreed period, if one
+was set, replaces the rule's, and the rule's clock starts at the client's event (its contract
+ending), not the subject's. The other rules covering the item run on the subject's events.
+
 Between equal deadlines the rule declared first governs. A rule whose clock starts at an event
 that has not happened yet for the subject has no deadline yet. Among holding rules it counts as
 the latest (the item waits for that event, ``waiting_for``, with no deadline); among the others
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from troth.declaration import Policy
+from troth.declaration.durations import Duration
 from troth.declaration.model import RetentionRule
 from troth.declaration.taxonomy import is_under
 
@@ -33,6 +39,15 @@ COLLECTED = "collected"
 
 # A rule and the deadline it gives, None while its clock waits for an event.
 Clock = tuple[RetentionRule, datetime | None]
+
+
+@dataclass(frozen=True)
+class ClientTerms:
+    """What one client's items count under the rules that allow a per-client override: the
+    client's events so far (the latest time of each) and its agreed periods, by rule key."""
+
+    events: Mapping[str, datetime]
+    periods: Mapping[str, Duration]
 
 
 @dataclass(frozen=True)
@@ -63,20 +78,31 @@ def covering_rules(
 
 
 def _clock(
-    rule: RetentionRule, collected_at: datetime, events: Mapping[str, datetime]
+    rule: RetentionRule,
+    collected_at: datetime,
+    events: Mapping[str, datetime],
+    client: ClientTerms | None,
 ) -> datetime | None:
+    period = rule.period
+    if client is not None and rule.per_client_override:
+        events = client.events
+        period = client.periods.get(rule.key, period)
     start = collected_at if rule.starts_at == COLLECTED else events.get(rule.starts_at)
-    return None if start is None else rule.period.add_to(start)
+    return None if start is None else period.add_to(start)
 
 
 def deadline(
-    rules: list[RetentionRule], collected_at: datetime, events: Mapping[str, datetime]
+    rules: list[RetentionRule],
+    collected_at: datetime,
+    events: Mapping[str, datetime],
+    client: ClientTerms | None = None,
 ) -> Deadline:
     """The deadline ``rules`` give an item collected at ``collected_at``, given the subject's
-    events so far (the latest time of each). ``rules`` must not be empty."""
+    events so far (the latest time of each) and, for an item collected for a client, the
+    client's terms. ``rules`` must not be empty."""
     if not rules:
         raise ValueError("no retention rule covers this item")
-    clocks = [(rule, _clock(rule, collected_at, events)) for rule in rules]
+    clocks = [(rule, _clock(rule, collected_at, events, client)) for rule in rules]
     holds = [(rule, due) for rule, due in clocks if rule.legal_basis is not None]
     chosen = _latest(holds) if holds else _earliest(clocks)
     assert chosen is not None

@@ -20,8 +20,9 @@ from troth.declaration import Policy
 from troth.declaration.model import BUILTIN_EVENTS, RetentionRule
 from troth.subjects.registry import get_subject, merged_ids
 
+from .clients import client_terms
 from .models import SubjectEvent, VaultItem
-from .retention import COLLECTED, covering_rules, deadline
+from .retention import COLLECTED, ClientTerms, covering_rules, deadline
 
 
 class EventRefused(ValueError):
@@ -113,7 +114,8 @@ def record_subject_event(
 
 def refresh_deadlines(session: Session, policy: Policy, subject_id: str, event: str) -> int:
     """Compute again the deadline of the subject's items that a rule starting at ``event``
-    covers; the number of items whose deadline changed."""
+    covers; the number of items whose deadline changed. An item collected for a client counts
+    the client's terms under the rules that allow a per-client override."""
     starting = {rule.key for rule in policy.declaration.retention if rule.starts_at == event}
     if not starting:
         return 0
@@ -121,7 +123,8 @@ def refresh_deadlines(session: Session, policy: Policy, subject_id: str, event: 
     ids = merged_ids(session, subject_id)
     changed = 0
     cache: dict[tuple[str, str, str], list[RetentionRule]] = {}
-    items = session.scalars(select(VaultItem).where(VaultItem.subject_id.in_(ids)))
+    terms: dict[str, ClientTerms] = {}
+    items = session.scalars(select(VaultItem).where(VaultItem.subject_id.in_(ids))).all()
     for item in items:
         scope = (item.category, item.source, item.purpose)
         if scope not in cache:
@@ -134,7 +137,12 @@ def refresh_deadlines(session: Session, policy: Policy, subject_id: str, event: 
         rules = cache[scope]
         if not any(rule.key in starting for rule in rules):
             continue
-        due = deadline(rules, item.collected_at, events)
+        client = None
+        if item.client is not None:
+            if item.client not in terms:
+                terms[item.client] = client_terms(session, item.client)
+            client = terms[item.client]
+        due = deadline(rules, item.collected_at, events, client)
         if (due.rule, due.retain_until, due.waiting_for) != (
             item.retention_rule,
             item.retain_until,

@@ -1,5 +1,6 @@
 """The vault over JSON: ``POST /collect`` stores a submission, ``POST /events`` starts the
-retention clocks that wait for an event. See docs/vault.md."""
+retention clocks that wait for an event, a subject's or a client's. See docs/vault.md and
+docs/retention.md."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from troth.apikeys import AuthenticatedKey
+from troth.declaration.model import KEY_MAX_LENGTH
 from troth.subjects import IdentityError, encrypt
 from troth.subjects.registry import UnknownSubject, find_subject
 from troth.vault import (
@@ -17,6 +19,7 @@ from troth.vault import (
     EventRefused,
     FieldInput,
     collect,
+    record_client_event,
     record_subject_event,
 )
 from troth.vault.collect import MAX_COLLECTION_POINT, MAX_FIELDS, MAX_VALUE_CHARS, Seal
@@ -61,11 +64,24 @@ class CollectIn(Strict):
         description="A child's parent's email address: needed when the submission is a "
         "child's (it is then held until the parent consents); stored encrypted, never echoed",
     )
+    client: str | None = Field(
+        default=None,
+        max_length=KEY_MAX_LENGTH,
+        description="The key of the company's client the data is collected for (acme_logistics): "
+        "its events and agreed periods then count under the retention rules that allow a "
+        "per-client override; refused when no rule covering the submission does",
+    )
 
 
 class EventIn(Strict):
     subject_id: str | None = Field(default=None, max_length=36)
     identity: IdentityIn | None = None
+    client: str | None = Field(
+        default=None,
+        max_length=KEY_MAX_LENGTH,
+        description="A client's key, for an event in the life of one of the company's clients "
+        "(its contract ended); instead of subject_id or identity",
+    )
     event: str = Field(max_length=200, description="A built-in or declared event key")
     occurred_at: AwareDatetime | None = Field(
         default=None, description="When it happened (default: now); not in the future"
@@ -73,8 +89,9 @@ class EventIn(Strict):
 
     @model_validator(mode="after")
     def _one_subject(self) -> EventIn:
-        if (self.subject_id is None) == (self.identity is None):
-            raise ValueError("give exactly one of subject_id and identity")
+        # With a client, the route names the field at fault (client) if a subject is given too.
+        if self.client is None and (self.subject_id is None) == (self.identity is None):
+            raise ValueError("give exactly one of subject_id, identity and client")
         return self
 
 
@@ -119,6 +136,7 @@ def collect_submission(
             actor=key.actor,
             parent_email=body.parent_email,
             base_url=public_base(request),
+            client=body.client,
             seal=seal,
         )
     except CollectionRefused as exc:
@@ -136,6 +154,7 @@ def collect_submission(
         "subject_id": result.subject_id,
         "subject_created": result.subject_created,
         "submission_id": result.submission_id,
+        "client": body.client,
         "stored": [
             {
                 "field": f"fields[{f.index}]",
@@ -158,9 +177,13 @@ def record_event(
     body: EventIn, request: Request, session: Writing, key: VaultKey
 ) -> dict[str, Any]:
     """Records that an event (``account_closed``, ``contract_ended``, ``last_activity``,
-    ``project_completed`` or a declared custom event) happened to a subject, and sets the
-    deadline of their items whose retention clock starts at it."""
+    ``project_completed`` or a declared custom event) happened to a subject, or to one of the
+    company's clients (``client``), and sets the deadline of the items whose retention clock
+    starts at it: the subject's, or those collected for the client under the rules that allow
+    a per-client override."""
     s = site(request)
+    if body.client is not None:
+        return _record_client_event(body, request, session, key)
     subject_id = body.subject_id
     if body.identity is not None:
         try:
@@ -192,6 +215,35 @@ def record_event(
         raise HTTPException(status_code=404, detail="no such subject") from None
     return {
         "subject_id": recorded.subject_id,
+        "event": recorded.event,
+        "occurred_at": recorded.occurred_at.isoformat(),
+        "items_updated": recorded.items_updated,
+    }
+
+
+def _record_client_event(
+    body: EventIn, request: Request, session: Writing, key: AuthenticatedKey
+) -> dict[str, Any]:
+    assert body.client is not None
+    if body.subject_id is not None or body.identity is not None:
+        raise InvalidInput(
+            ("client", "give either a client or a subject (subject_id or identity), not both")
+        )
+    s = site(request)
+    try:
+        recorded = record_client_event(
+            session,
+            s.policy,
+            client=body.client,
+            event=body.event,
+            occurred_at=body.occurred_at,
+            now=s.clock(),
+            actor=key.actor,
+        )
+    except EventRefused as exc:
+        raise InvalidInput((exc.field, exc.message)) from None
+    return {
+        "client": recorded.client,
         "event": recorded.event,
         "occurred_at": recorded.occurred_at.isoformat(),
         "items_updated": recorded.items_updated,
