@@ -5,14 +5,17 @@ numbers in its table, the legal holds in force, the review report's summary and 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from apikey_support import MovingClock
+from company_support import PORTAL, portal_company
 from consent_support import STAFF, audit_events
 from httpx import Response
 from retention_support import email, inquiry, project
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from staff_support import STARTED, Console, Member, console, csrf_of, make_member
 from vault_support import PERSONAL
 
+from troth.datasets import connect_datasets
 from troth.declaration import Policy
 from troth.retention import LegalHold, place_hold, sweep_vault
 from troth.staff import Role
@@ -362,3 +366,23 @@ def test_only_officers_and_admins_place_or_lift_holds(
     assert lift.status_code == 403
     [hold] = holds_of(db)
     assert hold.lifted_at is None
+
+
+def test_the_page_and_report_include_connected_company_databases(
+    desk: Console, keyring: Keyring, kestrel_policy: Policy, tmp_path: Path
+) -> None:
+    engine = portal_company(tmp_path / "portal.db")
+    connected = connect_datasets(
+        [PORTAL], policy=kestrel_policy, environ={"TROTH_DATASET_PORTAL_URL": str(engine.url)}
+    )
+    app = desk.client.app
+    app.state.site = dataclasses.replace(app.state.site, datasets=connected)
+    signed_in(desk, keyring, Role.privacy_officer)
+    page = text_of(desk.client.get("/console/retention"))
+    # the portal's 2016 invoices are past the seven years of financial_records: due now
+    assert table_row(page, "dataset:portal: financial_records")[1] == "2"
+    answer = desk.client.get("/console/retention/report.csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [r["rule"] for r in rows if r["source"] == "dataset:portal"] == ["financial_records"]
+    connected.dispose()
+    engine.dispose()

@@ -107,6 +107,7 @@ def create_app(
         policy_markdown=render_markdown(policy),
         policy_html=render_html_fragment(policy),
         public_url=public_url.rstrip("/") if public_url else None,
+        datasets=datasets,
     )
     delivery = None
     if transport is not None and mail_from is not None and keyring is not None:

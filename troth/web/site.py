@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
 from troth.consent import DecisionCache
+from troth.datasets import Connected
 from troth.declaration import Policy
 from troth.subjects import Keyring
 
@@ -39,6 +40,8 @@ class Site:
     public_url: str | None = None
     # Console cookies are Secure unless turned off for plain-http loopback (make run, tests).
     secure_cookies: bool = True
+    # The company databases the worker reaches into (troth serve --datasets), for the console.
+    datasets: Connected | None = None
 
 
 def site(request: Request) -> Site:

@@ -9,15 +9,19 @@ and draws. Downloading the report writes ``retention.report_downloaded`` (the fo
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from troth.audit import record_event
+from troth.datasets import DatasetError
 from troth.retention import (
     HOLD_SCOPES,
     HoldAlreadyLifted,
@@ -32,14 +36,17 @@ from troth.retention import (
     report_html,
     review_report,
 )
+from troth.retention.datasets import plan_datasets, review_datasets
+from troth.retention.report import Report
 from troth.staff import SignedIn
 from troth.store import write_scope
 
-from ..site import site
+from ..site import Site, site
 from .auth import PREFIX, ConsoleRefusal, check_csrf, form_fields, now, require_staff, url
 from .charts import stacked_bars
 from .pages import HOLD_ROLES, RETENTION_ROLES, render_console
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX)
 
 HOLD_FIELDS = ("scope", "target", "reason", "until")
@@ -103,10 +110,12 @@ def _page(
 ) -> Response:
     at = now(request)
     s = site(request)
+    unreachable = None
     with s.sessions() as db:
         plan = plan_vault(db, s.policy, at)
         report = review_report(db, s.policy, at)
         holds = active_holds(db, at)
+        unreachable = _with_datasets(s, db, plan, report)
     rows = [
         {
             "row": row,
@@ -126,11 +135,26 @@ def _page(
         "can_hold": who.role in HOLD_ROLES,
         "errors": errors or {},
         "form": {name: (form or {}).get(name, "") for name in HOLD_FIELDS},
-        "error": error,
+        "error": error or unreachable,
         "done": DONE.get(request.query_params.get("done", "")),
         **plan_chart(plan),
     }
     return render_console(request, "console/retention.html", context, status_code=status)
+
+
+def _with_datasets(s: Site, db: Session, plan: RetentionPlan | None, report: Report) -> str | None:
+    """Add the connected company databases' rows to the plan and the report; a message when
+    one cannot be reached (the vault's figures are still shown)."""
+    if s.datasets is None or s.keyring is None:
+        return None
+    try:
+        if plan is not None:
+            plan_datasets(db, s.policy, s.keyring, s.datasets, plan)
+        review_datasets(s.policy, s.datasets, report)
+    except (SQLAlchemyError, DatasetError) as exc:
+        log.warning("retention page: a company database failed: %s", type(exc).__name__)
+        return "A company database could not be read: its rows are missing from this page."
+    return None
 
 
 @router.get("/retention", name="console_retention")
@@ -145,6 +169,7 @@ def _download(request: Request, who: SignedIn, format: str) -> Response:
     s = site(request)
     with s.sessions() as db:
         report = review_report(db, s.policy, at)
+        _with_datasets(s, db, None, report)
     body = report_csv(report) if format == "csv" else report_html(report)
     # Who took a copy of the report, and in which form, is for the audit trail; what it holds
     # is not (it is the report itself).
