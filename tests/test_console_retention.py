@@ -22,7 +22,7 @@ from retention_support import email, inquiry, project
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from staff_support import STARTED, Console, Member, console, csrf_of, make_member
-from vault_support import PERSONAL
+from vault_support import CONTACT_FORM, PERSONAL
 
 from troth.datasets import connect_datasets
 from troth.declaration import Policy
@@ -386,3 +386,47 @@ def test_the_page_and_report_include_connected_company_databases(
     assert [r["rule"] for r in rows if r["source"] == "dataset:portal"] == ["financial_records"]
     connected.dispose()
     engine.dispose()
+
+
+def test_the_auditor_alone_reads_isolated_items_and_each_read_is_recorded(
+    desk: Console,
+    keyring: Keyring,
+    kestrel_policy: Policy,
+    db: sessionmaker[Session],
+) -> None:
+    with db.begin() as session:
+        client = project(
+            session, kestrel_policy, keyring, 1, completed=_day("2027-01-12") - 5 * YEAR
+        )
+    desk.clock.now = MOVED
+    sweep_vault(db, kestrel_policy, MOVED)  # the project data is isolated
+    auditor = signed_in(desk, keyring, Role.auditor)
+    page = desk.client.get("/console/retention/isolated")
+    assert page.status_code == 200
+    answer = desk.client.post(
+        "/console/retention/isolated",
+        data={"csrf": csrf_of(page), "subject": client},
+    )
+    assert answer.status_code == 200
+    text = text_of(answer)
+    for value in (v["value"] for v in CONTACT_FORM[:2]):
+        assert html.escape(value) in text
+    unknown = desk.client.post(
+        "/console/retention/isolated",
+        data={"csrf": csrf_of(page), "subject": "no-such-subject"},
+    )
+    assert unknown.status_code == 404 and "there is no subject with that id" in unknown.text
+    with db() as session:
+        [event] = audit_events(session, "retention.isolated_read")
+        assert event.subject_id == client and event.details["items"] == 2
+        assert event.actor_id == auditor.id
+    for value in (v["value"] for v in CONTACT_FORM[:2]):
+        assert value not in str(event.details)
+
+
+@pytest.mark.parametrize("role", [Role.privacy_officer, Role.admin, Role.agent])
+def test_isolated_items_are_not_for_other_roles(
+    desk: Console, keyring: Keyring, role: Role
+) -> None:
+    signed_in(desk, keyring, role)
+    assert desk.client.get("/console/retention/isolated").status_code == 403

@@ -26,6 +26,8 @@ DASHBOARD_ROLES = (Role.admin, Role.privacy_officer, Role.auditor)
 # The retention plan, legal holds and the review report: read by those who oversee; holds are
 # placed and lifted by an officer or an admin.
 RETENTION_ROLES = (Role.admin, Role.privacy_officer, Role.auditor)
+# Isolated items (a retention rule's `isolate`) are readable by the auditor alone.
+ISOLATED_ROLES = (Role.auditor,)
 HOLD_ROLES = (Role.admin, Role.privacy_officer)
 NAVIGATION = (
     ("requests", "Requests", "/requests", REQUEST_ROLES),

@@ -37,14 +37,16 @@ from troth.retention import (
     review_report,
 )
 from troth.retention.datasets import plan_datasets, review_datasets
+from troth.retention.isolated import read_isolated
 from troth.retention.report import Report
 from troth.staff import SignedIn
 from troth.store import write_scope
+from troth.subjects.registry import UnknownSubject
 
 from ..site import Site, site
 from .auth import PREFIX, ConsoleRefusal, check_csrf, form_fields, now, require_staff, url
 from .charts import stacked_bars
-from .pages import HOLD_ROLES, RETENTION_ROLES, render_console
+from .pages import HOLD_ROLES, ISOLATED_ROLES, RETENTION_ROLES, render_console
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX)
@@ -276,3 +278,37 @@ def lift_hold_action(
     except HoldAlreadyLifted as exc:
         return _page(request, who, error=str(exc), status=409)
     return _done(request, "lifted")
+
+
+@router.get("/retention/isolated", name="console_retention_isolated")
+def isolated_page(
+    request: Request, who: SignedIn = Depends(require_staff(*ISOLATED_ROLES))
+) -> Response:
+    return render_console(
+        request, "console/isolated.html", {"page": "retention", "items": None, "subject": ""}
+    )
+
+
+@router.post("/retention/isolated", name="console_retention_isolated_read")
+def isolated_read(
+    request: Request,
+    who: SignedIn = Depends(require_staff(*ISOLATED_ROLES)),
+    form: dict[str, str] = Depends(form_fields),
+) -> Response:
+    """Read one subject's isolated items: a POST, because the read itself is recorded."""
+    check_csrf(form, who.csrf_token)
+    subject_id = form.get("subject", "").strip()
+    s, at = site(request), now(request)
+    context: dict[str, Any] = {"page": "retention", "items": None, "subject": subject_id}
+    if s.keyring is None:
+        raise ConsoleRefusal(503, "No master key", "This server has no master key to read with.")
+    try:
+        with write_scope(s.sessions) as db:
+            items = read_isolated(
+                db, s.keyring, subject_id, actor=who.actor, now=at, policy_version=s.policy.version
+            )
+    except UnknownSubject:
+        context["error"] = "'subject': there is no subject with that id"
+        return render_console(request, "console/isolated.html", context, status_code=404)
+    context["items"] = items
+    return render_console(request, "console/isolated.html", context)
