@@ -29,8 +29,6 @@ the scale (default 100,000).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import random
 import statistics
@@ -46,6 +44,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from troth.datasets.hashing import hmac_pads, keyed_hash
 from troth.datasets.model import load_datasets
 from troth.datasets.run import Erasure, Target
 from troth.declaration import load_policy
@@ -184,20 +183,6 @@ def vacuum_analyze(engine: Engine) -> None:
 # The baselines ------------------------------------------------------------------------------
 
 
-def hash_value(value: str, key: bytes) -> str:
-    """The keyed hash troth's ``hash`` mask writes (HMAC-SHA256, hex, prefixed ``h:``), computed
-    in Python as troth computes it, since PostgreSQL has no HMAC without pgcrypto."""
-    return "h:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
-
-
-def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
-    """HMAC's inner and outer padded keys, for computing HMAC-SHA256 in SQL."""
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\x00")
-    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
-
-
 def held(created_at: datetime, now: datetime) -> bool:
     """Whether the 7-year financial hold still keeps an order's billing name."""
     return created_at > _cutoff(now)
@@ -249,7 +234,7 @@ def erase_per_row(conn: Connection, emails: Sequence[str], now: datetime, key: b
     each(
         "UPDATE login SET ip_address = :ip, at = NULL WHERE id = :id",
         [
-            {"id": r.id, "ip": None if r.ip_address is None else hash_value(r.ip_address, key)}
+            {"id": r.id, "ip": None if r.ip_address is None else keyed_hash(key, r.ip_address)}
             for r in logins
         ],
     )

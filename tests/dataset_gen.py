@@ -26,8 +26,8 @@ from sqlalchemy import Column as SaColumn
 from sqlalchemy import DateTime, Engine, Integer, MetaData, String, insert, select
 from sqlalchemy import Table as SaTable
 
+from troth.datasets.hashing import is_keyed_hash, keyed_hash
 from troth.datasets.model import Dataset, read_datasets
-from troth.datasets.run import is_keyed_hash, keyed_hash
 
 DATASET_KEY = "generated"
 EMAILS = ("ana@example.org", "bo@example.org", "cy@example.net", "dee@example.com")

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 from troth.datasets import DatasetError, Target, load_datasets, read_datasets
-from troth.datasets.run import keyed_hash
+from troth.datasets.hashing import keyed_hash
 from troth.declaration import Policy
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ from test_cli_apikeys import troth
 from vault_support import submit
 
 from troth.datasets import Connected, ConnectionConfigError, Target, connect_datasets, load_datasets
-from troth.datasets.run import is_keyed_hash
+from troth.datasets.hashing import is_keyed_hash
 from troth.declaration import Policy
 from troth.retention.holds import place_hold
 from troth.rights import execute_request, get_request, steps_done

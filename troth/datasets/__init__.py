@@ -3,6 +3,7 @@ SQL (see docs/datasets.md)."""
 
 from .connections import Connected, ConnectionConfigError, connect_datasets, env_name
 from .graph import Traversal, traverse
+from .hashing import is_keyed_hash, keyed_hash
 from .model import (
     IDENTITY_KINDS,
     Collection,
@@ -14,7 +15,7 @@ from .model import (
     load_datasets,
     read_datasets,
 )
-from .run import Erasure, KeptField, Target, is_keyed_hash, jsonable, keyed_hash
+from .run import Erasure, KeptField, Target, jsonable
 
 __all__ = [
     "IDENTITY_KINDS",

@@ -28,8 +28,6 @@ twice), so a worker that dies after the commit but before recording it changes n
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -41,7 +39,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    LargeBinary,
     Table,
     and_,
     any_,
@@ -65,11 +62,9 @@ from troth.declaration.model import RetentionRule
 
 from .check import check_dataset, reachability_problems, reflect
 from .graph import Traversal, traverse
+from .hashing import HASH_PATTERN, is_keyed_hash, keyed_hash, sql_keyed_hash
 from .model import Collection, Dataset, DatasetError, Field
 
-HASH_PREFIX = "h:"
-HASH_LENGTH = len(HASH_PREFIX) + 64
-HASH_PATTERN = "^h:[0-9a-f]{64}$"
 Identities = Mapping[str, Sequence[Any]]
 PrimaryKeys = dict[str, list[tuple[Any, ...]]]
 
@@ -106,22 +101,6 @@ class Erasure:
             "deleted": dict(self.deleted),
             "kept": [k.as_json() for k in self.kept],
         }
-
-
-def keyed_hash(key: bytes, value: Any) -> str:
-    """The keyed hash that replaces a value masked with ``hash``: same input, same output, so
-    masked rows can still be counted and joined, but not read back."""
-    digest = hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()
-    return HASH_PREFIX + digest
-
-
-def is_keyed_hash(value: Any) -> bool:
-    return (
-        isinstance(value, str)
-        and len(value) == HASH_LENGTH
-        and value.startswith(HASH_PREFIX)
-        and all(c in "0123456789abcdef" for c in value[len(HASH_PREFIX) :])
-    )
 
 
 def jsonable(value: Any) -> Any:
@@ -503,7 +482,7 @@ class Target:
                 keep = or_(column.is_(None), column.op("~")(HASH_PATTERN))
                 if h is not None:
                     keep = or_(h, keep)
-                values[column] = case((keep, column), else_=_sql_keyed_hash(column, hash_key))
+                values[column] = case((keep, column), else_=sql_keyed_hash(column, hash_key))
             hashed = []
         hashes = (
             self._hashes(conn, table, collection, hashed, where, held, hash_key) if hashed else []
@@ -566,24 +545,6 @@ class Target:
                     {f"k_{c.name}": v for c, v in zip(pk, row[:width], strict=True)} | change
                 )
         return params
-
-
-def _hmac_pads(key: bytes) -> tuple[bytes, bytes]:
-    """HMAC-SHA256's inner and outer padded keys (RFC 2104), for computing it in SQL."""
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\x00")
-    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
-
-
-def _sql_keyed_hash(column: Any, key: bytes) -> ColumnElement[str]:
-    """:func:`keyed_hash` of a text column as a PostgreSQL expression (``sha256`` is built in
-    from PostgreSQL 11): ``'h:' || hex(sha256(outer || sha256(inner || utf8(value))))``."""
-    inner, outer = _hmac_pads(key)
-    message = func.convert_to(column, "UTF8")
-    first = func.sha256(literal(inner, LargeBinary).op("||")(message))
-    digest = func.sha256(literal(outer, LargeBinary).op("||")(first))
-    return literal(HASH_PREFIX).op("||")(func.encode(digest, "hex"))
 
 
 def _pk_columns(table: Any, collection: Collection) -> list[Any]:

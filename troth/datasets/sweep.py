@@ -64,9 +64,10 @@ from troth.declaration.model import RetentionRule
 from troth.declaration.problems import Path, Problem
 
 from .anonymize import Treatment, treatment
+from .hashing import HASH_LENGTH, HASH_PREFIX, is_keyed_hash, keyed_hash
 from .holds import NO_HOLDS, Holds, PrimaryKeys
 from .model import Collection, Dataset, Field
-from .run import HASH_LENGTH, HASH_PREFIX, Target, is_keyed_hash, keyed_hash
+from .run import Target
 
 Progress = Callable[[int, int], None]
 MONTHS = 12
