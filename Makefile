@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# pytest processes for `make test` (pytest-xdist): one per core by default; WORKERS=0 runs in one.
+WORKERS ?= auto
 EXAMPLE := examples/kestrel
 
 .PHONY: run test lint bench clean
@@ -34,7 +36,7 @@ lint: $(VENV)/.installed-test
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check troth tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(WORKERS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py

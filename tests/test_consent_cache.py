@@ -4,6 +4,7 @@ within a second after a write in another process sharing the database."""
 from __future__ import annotations
 
 import logging
+import math
 import subprocess
 import sys
 import textwrap
@@ -457,7 +458,7 @@ def test_pruning_the_feed_writes_only_when_rows_are_stale_and_keeps_the_newest(
                 ConsentChange(subject_ids=None, changed_at=now - timedelta(hours=2)),
             ]
         )
-    cache._last_prune = 0.0  # the next pass is due
+    cache._last_prune = -math.inf  # the next pass is due
     cache._prune_feed()
     with sessions() as session:
         left = list(session.scalars(select(ConsentChange.changed_at).order_by(ConsentChange.seq)))

@@ -94,7 +94,9 @@ class DecisionCache:
         self._floor = 0
         self._seen: set[int] = set()
         self._marks: deque[tuple[float, int]] = deque()
-        self._last_prune = 0.0
+        # The first pass is due at once (monotonic time starts near zero on a freshly booted
+        # machine, so 0.0 would postpone it).
+        self._last_prune = -math.inf
         self.polls = 0
         event.listen(sessions, "after_commit", self._after_commit)
         event.listen(sessions, "after_transaction_end", self._after_transaction_end)
