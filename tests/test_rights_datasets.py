@@ -281,3 +281,76 @@ def test_a_legal_hold_on_the_subject_suspends_the_erasure_everywhere(
         assert audit_events(session, "subject.restriction_raised")
         [(_, body)] = outbox(session, keyring, "rights_completed")
         assert "a legal hold suspends its deletion" in body
+
+
+def test_holds_on_a_category_and_a_collection_keep_only_what_they_cover(
+    sessions: sessionmaker[Session],
+    kestrel_policy: Policy,
+    keyring: Keyring,
+    company: tuple[Engine, Connected],
+) -> None:
+    engine = company[0]
+    logins_before = _rows(engine, "login")
+    cards_before = {r[0]: r for r in _rows(engine, "payment_card")}
+    with sessions.begin() as session:
+        for scope, target in (("category", "user.financial"), ("dataset", "portal.login")):
+            place_hold(
+                session,
+                kestrel_policy,
+                scope=scope,
+                target=target,
+                reason="Case 2026-207",
+                placed_by="Legal",
+                now=NOW,
+                actor=STAFF,
+            )
+    request_id = approved_request(sessions, kestrel_policy, keyring, "erasure")
+    [result] = run_jobs(sessions, kestrel_policy, keyring, datasets=company[1])
+    assert result.outcome == "done"
+    # the held collection is untouched; the card row stays for its held number, its holder goes
+    assert _rows(engine, "login") == logins_before
+    [card] = [r for r in _rows(engine, "payment_card") if r[0] == 1]
+    assert card[2] is None and card[3] == cards_before[1][3]
+    # what no hold covers is erased as usual
+    assert _rows(engine, "customer")[0][1:4] == (None, None, None)
+    assert [r[1] for r in _rows(engine, "visit")] == [OTHER]
+    with sessions() as session:
+        portal = get_request(session, request_id).outcome["datasets"]["portal"]
+        assert portal["deleted"] == {"visit": 1}
+        assert portal["masked"]["payment_card"] == 1 and "login" not in portal["masked"]
+        held = [k for k in portal["kept"] if k["rule"] == "legal_hold"]
+        assert sorted((k["collection"], k["field"], k["rows"]) for k in held) == [
+            ("login", "*", 3),
+            ("payment_card", "last4", 1),
+        ]
+        [(_, body)] = outbox(session, keyring, "rights_completed")
+        assert "everything in portal.login: a legal hold suspends its deletion" in body
+        assert "payment_card.last4 (portal): a legal hold suspends its deletion" in body
+
+
+def test_the_plan_counts_what_an_erasure_under_holds_changes(
+    tmp_path: Path, kestrel_policy: Policy
+) -> None:
+    from troth.datasets.holds import Holds
+
+    engine = portal_company(tmp_path / "portal.db")
+    [dataset] = load_datasets(PORTAL)
+    target = Target(dataset, engine, policy=kestrel_policy)
+    identities = {"email": [REQUESTER]}
+    holds = Holds(categories=frozenset({"user.name"}), datasets=frozenset({"portal.visit"}))
+    with engine.connect() as conn:
+        planned = target.plan(conn, identities, now=NOW, holds=holds)
+    with engine.begin() as conn:
+        erased = target.erase(conn, identities, now=NOW, hash_key=b"k" * 32, holds=holds)
+    assert planned.as_json() == erased.as_json()
+    # names are kept everywhere (so the card row with a holder stays); visits are kept whole
+    assert planned.deleted == {}
+    kept = {(k.collection, k.field, k.rule) for k in planned.kept}
+    assert ("visit", "*", "legal_hold") in kept
+    assert ("customer", "name", "legal_hold") in kept
+    assert ("payment_card", "holder", "legal_hold") in kept
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM customer WHERE id = 1")).scalar()
+        visits = conn.execute(text("SELECT count(*) FROM visit")).scalar()
+    assert names == "Customer 1" and visits == 2
+    engine.dispose()

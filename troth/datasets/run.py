@@ -20,6 +20,12 @@ collection's ``timestamp`` column) has not run out, or has not started (the colu
 statement masks it only where the rule no longer holds, and a row with a held field is not
 deleted. What was kept is reported per field, with the rule and the number of rows.
 
+Legal holds in force (:class:`~troth.datasets.holds.Holds`) narrow an erasure further: a held
+collection (``KEY.COLLECTION``) is not written at all, and a field under a held category is kept
+in every row (so a row holding one is not deleted). Both are reported as kept under the rule
+``legal_hold``. Holds on the subject or on the whole dataset are decided by the caller, which
+then does not erase the dataset at all.
+
 The caller owns the transaction (``with engine.begin() as conn``): an erasure is all or nothing,
 and running it again finds nothing more to change (a keyed hash is recognised and not hashed
 twice), so a worker that dies after the commit but before recording it changes nothing on retry.
@@ -32,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -52,6 +58,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     tuple_,
     update,
 )
@@ -64,6 +71,13 @@ from .check import check_dataset, reachability_problems, reflect
 from .graph import Traversal, traverse
 from .hashing import HASH_PATTERN, is_keyed_hash, keyed_hash, sql_keyed_hash
 from .model import Collection, Dataset, DatasetError, Field
+
+if TYPE_CHECKING:
+    from .holds import Holds
+
+# The rule reported for what a legal hold keeps (a hold is not a retention rule of the
+# declaration, but the requester is told about it the same way).
+LEGAL_HOLD = "legal_hold"
 
 Identities = Mapping[str, Sequence[Any]]
 PrimaryKeys = dict[str, list[tuple[Any, ...]]]
@@ -257,9 +271,17 @@ class Target:
         return rule if rule is not None and rule.legal_basis is not None else None
 
     def _held(
-        self, table: Table, collection: Collection, f: Field, now: datetime
+        self,
+        table: Table,
+        collection: Collection,
+        f: Field,
+        now: datetime,
+        holds: Holds | None = None,
     ) -> ColumnElement[bool] | None:
-        """Rows in which a legal retention rule still holds ``f``, or None if none can."""
+        """Rows in which a legal hold or a legal retention rule still holds ``f``, or None if
+        none can."""
+        if holds is not None and holds.holds_field(f):
+            return true()
         rule = self._rule(f)
         stamp = f.timestamp or collection.timestamp
         if rule is None or stamp is None:
@@ -332,7 +354,14 @@ class Target:
             remaining.remove(ready)
         return result
 
-    def plan(self, conn: Connection, identities: Identities, *, now: datetime) -> Erasure:
+    def plan(
+        self,
+        conn: Connection,
+        identities: Identities,
+        *,
+        now: datetime,
+        holds: Holds | None = None,
+    ) -> Erasure:
         """What :meth:`erase` would change, counted without changing anything: rows to mask and
         to delete per collection, and the fields kept. A request records this before it erases,
         so that its report is the same however often the erasure itself is repeated."""
@@ -340,14 +369,21 @@ class Target:
         keys = self._cycle_keys(conn, identities)
         result = Erasure()
         for name in self.traversal.order:
-            self._count_kept(conn, name, identities, keys, now, result)
+            if self._collection_held(name, holds):
+                self._count_held_collection(conn, name, identities, keys, result)
+                continue
+            self._count_kept(conn, name, identities, keys, now, result, holds)
             table = self.tables[name]
             collection = self.dataset.collection(name)
             personal = [f for f in collection.personal if not f.read_only]
             if not personal:
                 continue
             where = self._where(table, name, identities, keys)
-            held = [h for f in personal if (h := self._held(table, collection, f, now)) is not None]
+            held = [
+                h
+                for f in personal
+                if (h := self._held(table, collection, f, now, holds)) is not None
+            ]
             masked_where = where
             if collection.deletes_rows:
                 deletable = and_(where, not_(or_(*held))) if held else where
@@ -357,6 +393,8 @@ class Target:
                 if not held:
                     continue
                 masked_where = and_(where, or_(*held))
+            if not any(f.mask != "delete_row" for f in _written(personal, holds)):
+                continue  # nothing left to mask: what is not deleted is kept
             masked = conn.scalar(select(func.count()).select_from(table).where(masked_where))
             if masked:
                 result.masked[name] = int(masked)
@@ -370,10 +408,12 @@ class Target:
         now: datetime,
         hash_key: bytes,
         report: bool = True,
+        holds: Holds | None = None,
     ) -> Erasure:
         """Mask or delete every reachable personal field the dataset declares, keeping what a
-        legal retention rule holds. Runs in the caller's transaction. Without ``report`` the
-        fields kept are not counted (a caller that recorded :meth:`plan` first needs no count)."""
+        legal retention rule or a legal hold (``holds``) keeps. Runs in the caller's transaction.
+        Without ``report`` the fields kept are not counted (a caller that recorded :meth:`plan`
+        first needs no count)."""
         self._refuse_unreachable()
         keys = self._cycle_keys(conn, identities)
         order = (
@@ -387,10 +427,37 @@ class Target:
         # Count what is kept before anything changes: afterwards the rows are no longer reachable.
         if report:
             for name in self.traversal.order:
-                self._count_kept(conn, name, identities, keys, now, result)
+                if self._collection_held(name, holds):
+                    self._count_held_collection(conn, name, identities, keys, result)
+                else:
+                    self._count_kept(conn, name, identities, keys, now, result, holds)
         for name in order:
-            self._erase_collection(conn, name, identities, keys, now, hash_key, result)
+            if not self._collection_held(name, holds):
+                self._erase_collection(conn, name, identities, keys, now, hash_key, result, holds)
         return result
+
+    def _collection_held(self, name: str, holds: Holds | None) -> bool:
+        return holds is not None and holds.holds_collection(
+            self.dataset, self.dataset.collection(name)
+        )
+
+    def _count_held_collection(
+        self,
+        conn: Connection,
+        name: str,
+        identities: Identities,
+        keys: PrimaryKeys,
+        result: Erasure,
+    ) -> None:
+        """A collection a legal hold keeps whole: its reachable rows, reported as kept."""
+        collection = self.dataset.collection(name)
+        if not collection.personal:
+            return
+        table = self.tables[name]
+        where = self._where(table, name, identities, keys)
+        rows = conn.scalar(select(func.count()).select_from(table).where(where))
+        if rows:
+            result.kept.append(KeptField(name, "*", LEGAL_HOLD, int(rows)))
 
     def _fk_order(self) -> list[str]:
         """Collections with referencing tables before the tables they reference (foreign keys),
@@ -427,10 +494,11 @@ class Target:
         keys: PrimaryKeys,
         now: datetime,
         result: Erasure,
+        holds: Holds | None = None,
     ) -> None:
         table = self.tables[name]
         collection = self.dataset.collection(name)
-        held = [(f, self._held(table, collection, f, now)) for f in collection.personal]
+        held = [(f, self._held(table, collection, f, now, holds)) for f in collection.personal]
         counted = [(f, h) for f, h in held if h is not None]
         if not counted:
             return
@@ -440,9 +508,13 @@ class Target:
         ).one()
         for (f, _), rows in zip(counted, row, strict=True):
             if rows:
-                rule = self._rule(f)
-                assert rule is not None
-                result.kept.append(KeptField(name, f.name, rule.key, int(rows)))
+                if holds is not None and holds.holds_field(f):
+                    key = LEGAL_HOLD
+                else:
+                    rule = self._rule(f)
+                    assert rule is not None
+                    key = rule.key
+                result.kept.append(KeptField(name, f.name, key, int(rows)))
 
     def _erase_collection(
         self,
@@ -453,6 +525,7 @@ class Target:
         now: datetime,
         hash_key: bytes,
         result: Erasure,
+        holds: Holds | None = None,
     ) -> None:
         table = self.tables[name]
         collection = self.dataset.collection(name)
@@ -460,7 +533,7 @@ class Target:
         if not personal:
             return
         where = self._where(table, name, identities, keys)
-        held = {f.name: self._held(table, collection, f, now) for f in personal}
+        held = {f.name: self._held(table, collection, f, now, holds) for f in personal}
         any_held = [h for h in held.values() if h is not None]
         if collection.deletes_rows:
             deletable = and_(where, not_(or_(*any_held))) if any_held else where
@@ -469,6 +542,11 @@ class Target:
                 result.deleted[name] = deleted
             if not any_held:
                 return
+        # A field a legal hold keeps is left out of the statements (it still stops its row's
+        # deletion above).
+        personal = _written(personal, holds)
+        if not personal:
+            return
         # The hashes are computed before the other fields are masked and written after, so that
         # neither statement hides a row from the other (the row may be found by a hashed column,
         # or by one that the update masks).
@@ -545,6 +623,11 @@ class Target:
                     {f"k_{c.name}": v for c, v in zip(pk, row[:width], strict=True)} | change
                 )
         return params
+
+
+def _written(fields: list[Field], holds: Holds | None) -> list[Field]:
+    """The fields an erasure writes: those no legal hold keeps."""
+    return [f for f in fields if holds is None or not holds.holds_field(f)]
 
 
 def _pk_columns(table: Any, collection: Collection) -> list[Any]:

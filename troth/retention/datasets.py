@@ -10,6 +10,7 @@ read from the vault's encrypted identities), the key of the keyed hash, and wher
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -46,6 +47,13 @@ def dataset_holds(
             continue  # nothing left that could find the subject's rows
         for name, values in fides_identities((i.kind.value, i.value) for i in found).items():
             identities.setdefault(name, []).extend(values)
+    return replace(scoped_holds(holds, dataset_key), identities=identities)
+
+
+def scoped_holds(holds: Sequence[LegalHold], dataset_key: str) -> Holds:
+    """The holds on categories, clients and dataset ``dataset_key`` (or its collections), without
+    the subjects' identities: what a rights erasure applies inside the dataset, where a hold on
+    its own subject has already stopped it."""
     return Holds(
         categories=frozenset(h.target for h in holds if h.scope == "category"),
         datasets=frozenset(
@@ -53,7 +61,6 @@ def dataset_holds(
             for h in holds
             if h.scope == "dataset" and h.target.partition(".")[0] == dataset_key
         ),
-        identities=identities,
         clients=frozenset(h.target for h in holds if h.scope == "client"),
     )
 

@@ -45,6 +45,7 @@ from troth.datasets import Connected, fides_identities, jsonable
 from troth.declaration import Policy
 from troth.declaration.taxonomy import is_under
 from troth.jobs import Handler
+from troth.retention.datasets import scoped_holds
 from troth.retention.holds import active_holds
 from troth.store import write_scope
 from troth.subjects import Keyring, encrypt
@@ -390,7 +391,13 @@ def _notify(ctx: StepContext) -> None:
         )
     for key, kept in _kept_in_datasets(r):
         if kept["rule"] == LEGAL_HOLD:
-            context["kept"].append(f"everything in {key}: a legal hold suspends its deletion")
+            if kept["collection"] == "*":
+                where = f"everything in {key}"
+            elif kept["field"] == "*":
+                where = f"everything in {key}.{kept['collection']}"
+            else:
+                where = f"{kept['collection']}.{kept['field']} ({key})"
+            context["kept"].append(f"{where}: a legal hold suspends its deletion")
             continue
         rule = ctx.policy.retention_rules.get(kept["rule"])
         name = rule.name if rule is not None else kept["rule"]
@@ -479,6 +486,8 @@ def _prepare(
         return rows
     with sessions() as session:
         hold = _dataset_hold(session, subject_id, key, now)
+        # Holds on a category or on one of the dataset's collections keep what they cover.
+        scoped = scoped_holds(active_holds(session, now), key)
     if hold is not None:
         # A legal hold on the subject or on the whole dataset suspends its erasure (P20).
         kept = {"collection": "*", "field": "*", "rule": LEGAL_HOLD, "rows": 0, "hold": hold}
@@ -488,10 +497,10 @@ def _prepare(
     target = datasets.target(key)
     if base == "plan_dataset":
         with target.engine.connect() as conn:
-            return key, target.plan(conn, identities, now=now).as_json()
+            return key, target.plan(conn, identities, now=now, holds=scoped).as_json()
     with target.engine.begin() as conn:
         hash_key = keyring.current.dataset_hash_key()
-        target.erase(conn, identities, now=now, hash_key=hash_key, report=False)
+        target.erase(conn, identities, now=now, hash_key=hash_key, report=False, holds=scoped)
     return key
 
 
