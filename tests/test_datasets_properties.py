@@ -4,7 +4,7 @@ Whatever the schema (chains, fan-outs, diamonds, self-references, composite keys
 keys) and rows: access returns exactly the rows reachable from the person's identities; erasure
 masks every declared field of those rows as its mask says, deletes the rows of collections that
 delete rows, keeps what a legal retention rule holds, and leaves every other row byte for byte as
-it was; erasing again changes nothing. The oracle (tests/dataset_gen.py) computes reachability
+it was; erasing again changes nothing. The oracle (tests/dataset_oracle.py) computes reachability
 as a fixpoint in Python, without the runner. SQLite always; PostgreSQL and MariaDB when
 reachable, and always on CI.
 """
@@ -22,16 +22,12 @@ from dataset_gen import (
     Schema,
     as_bytes,
     dataset_of,
-    declared_rows,
-    deleted,
-    expected_after_erasure,
     insert_rows,
-    kept,
-    reachable,
     scenarios,
     schemas,
     snapshot,
 )
+from dataset_oracle import declared_rows, deleted, expected_after_erasure, kept, reachable
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import Engine
 from support import ROOT
