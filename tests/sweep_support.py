@@ -3,7 +3,7 @@ MariaDB, with rows on both sides of each rule's cutoff under a moved clock.
 
 Rules (from examples/kestrel/privacy.yaml): ``analytics`` anonymizes after 2 years,
 ``visitor_logs`` deletes after 90 days, ``financial_records`` deletes after 7 years (with a legal
-basis), ``project_data`` isolates (which a company database cannot do).
+basis), ``project_data`` isolates five years after the project closed (with a legal basis).
 """
 
 from __future__ import annotations
@@ -27,10 +27,13 @@ from sqlalchemy import (
 )
 
 from troth.datasets import Dataset, read_datasets
+from troth.subjects import Keyring, MasterKey
 
 # The moved clock: every test sweeps "now" in 2031.
 NOW = datetime(2031, 3, 15, 12, 0, tzinfo=UTC)
 HASH_KEY = b"s" * 32
+# seals what project_data isolates
+KEYRING = Keyring(MasterKey(b"i" * 32, source="the shop's test key"))
 
 SHOP_YAML = """
 dataset:
@@ -124,6 +127,9 @@ dataset:
         fields:
           - name: id
             fides_meta: {primary_key: true, data_type: integer}
+          - name: member_id
+            fides_meta:
+              references: [{dataset: shop, field: member.id, direction: from}]
           - name: body
             data_categories: [user.content.private]
             troth: {retention: project_data}
@@ -137,6 +143,18 @@ TABLES = ("member", "visit", "invoice", "payment", "project_note")
 def shop_dataset() -> Dataset:
     (dataset,) = read_datasets(SHOP_YAML, "shop.yaml")
     return dataset
+
+
+def erasable_shop_yaml() -> str:
+    """The shop with its NOT NULL e-mail hashed by erasure (nullify cannot empty it): a dataset
+    `troth datasets check` accepts, so rights requests and the console can bind it."""
+    old = (
+        "fides_meta: {identity: email, data_type: string}\n"
+        "            troth: {retention: analytics}"
+    )
+    assert old in SHOP_YAML
+    new = old.replace("{retention: analytics}", "{retention: analytics, mask: hash}")
+    return SHOP_YAML.replace(old, new)
 
 
 def shop_tables(metadata: MetaData) -> dict[str, Table]:
@@ -187,6 +205,7 @@ def shop_tables(metadata: MetaData) -> dict[str, Table]:
             "project_note",
             metadata,
             Column("id", Integer, primary_key=True, autoincrement=False),
+            Column("member_id", Integer, ForeignKey("member.id")),
             Column("body", Text),
             Column("closed_at", DateTime),
         ),
@@ -251,7 +270,16 @@ PAYMENTS: list[dict[str, Any]] = [
      "paid_at": at}
     for i, at in enumerate([t(2019, 1, 1), t(2030, 1, 1), t(2031, 3, 1)])
 ]  # fmt: skip
-NOTES: list[dict[str, Any]] = [{"id": 1, "body": "warranty claim", "closed_at": t(2020, 1, 1)}]
+# project_data (P5Y after closing, isolate): cutoff 2026-03-15 12:00. Notes 1 and 3 have expired
+# (3 has no body to isolate); 2 has not; 4 has no clock. Member 3's notes stay reachable (the
+# analytics sweep leaves member 3 alone).
+ISOLATED_NOTES = {1}
+NOTES: list[dict[str, Any]] = [
+    {"id": 1, "member_id": 3, "body": "warranty claim", "closed_at": t(2020, 1, 1)},
+    {"id": 2, "member_id": 3, "body": "follow-up work", "closed_at": t(2028, 1, 1)},
+    {"id": 3, "member_id": 4, "body": None, "closed_at": t(2021, 6, 1)},
+    {"id": 4, "member_id": 4, "body": "open ticket", "closed_at": None},
+]
 
 
 def load_shop(engine: Engine) -> None:

@@ -19,16 +19,19 @@ from company_support import PORTAL, portal_company
 from consent_support import STAFF, audit_events
 from httpx import Response
 from retention_support import email, inquiry, project
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 from staff_support import STARTED, Console, Member, console, csrf_of, make_member
+from sweep_support import NOW as SHOP_NOW
+from sweep_support import erasable_shop_yaml, load_shop
 from vault_support import CONTACT_FORM, PERSONAL
 
 from troth.datasets import connect_datasets
+from troth.datasets.sweep import sweep_dataset
 from troth.declaration import Policy
 from troth.retention import LegalHold, place_hold, sweep_vault
 from troth.staff import Role
-from troth.store import make_sessionmaker
+from troth.store import make_engine, make_sessionmaker
 from troth.subjects import Keyring
 
 DAY = timedelta(days=1)
@@ -422,6 +425,54 @@ def test_the_auditor_alone_reads_isolated_items_and_each_read_is_recorded(
         assert event.actor_id == auditor.id
     for value in (v["value"] for v in CONTACT_FORM[:2]):
         assert value not in str(event.details)
+
+
+def test_the_auditor_reads_values_isolated_in_a_company_database(
+    desk: Console,
+    keyring: Keyring,
+    kestrel_policy: Policy,
+    db: sessionmaker[Session],
+    tmp_path: Path,
+) -> None:
+    with db.begin() as session:
+        client = project(session, kestrel_policy, keyring, 1)
+    engine = make_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    load_shop(engine)
+    with engine.begin() as conn:  # the shop's member 3 is the client; their note 1 has expired
+        conn.execute(text("UPDATE member SET email = 'client1@example.in' WHERE id = 3"))
+    file = tmp_path / "shop.yaml"
+    file.write_text(erasable_shop_yaml(), encoding="utf-8")
+    connected = connect_datasets(
+        [file], policy=kestrel_policy, environ={"TROTH_DATASET_SHOP_URL": str(engine.url)}
+    )
+    counts = sweep_dataset(
+        connected.target("shop"),
+        kestrel_policy,
+        SHOP_NOW,
+        hash_key=keyring.current.dataset_hash_key(),
+        seal=keyring.seal_isolated,
+    )
+    assert counts.rules["project_data"] == {"isolated": 1}
+    app = desk.client.app
+    app.state.site = dataclasses.replace(app.state.site, datasets=connected)
+    signed_in(desk, keyring, Role.auditor)
+    page = desk.client.get("/console/retention/isolated")
+    answer = desk.client.post(
+        "/console/retention/isolated", data={"csrf": csrf_of(page), "subject": client}
+    )
+    assert answer.status_code == 200
+    assert table_row(text_of(answer), "shop.project_note 1") == [
+        "body",
+        "warranty claim",
+        "project_data",
+        SHOP_NOW.strftime("%Y-%m-%d"),
+    ]
+    with db() as session:
+        [event] = audit_events(session, "retention.isolated_read")
+    assert event.details["dataset_rows"] == 1 and event.details["datasets"] == ["shop"]
+    assert "warranty claim" not in str(event.details)
+    connected.dispose()
+    engine.dispose()
 
 
 @pytest.mark.parametrize("role", [Role.privacy_officer, Role.admin, Role.agent])

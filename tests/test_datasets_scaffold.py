@@ -8,6 +8,7 @@ import pytest
 from dataset_support import create_portal_schema
 from sqlalchemy import Engine, create_engine, text
 
+from troth.datasets import isolation
 from troth.datasets.check import check_dataset, reflect
 from troth.datasets.model import read_datasets
 from troth.datasets.scaffold import scaffold
@@ -199,3 +200,10 @@ def test_the_portal_schema_scaffolds_to_a_dataset_that_checks_clean(engine: Engi
         conn.execute(text("DROP TABLE enrolment"))
     [portal] = read_datasets(scaffold(engine, key="portal", sample_rows=0))
     assert check_dataset(portal, metadata=reflect(engine, portal)) == []
+
+
+def test_troths_own_table_of_isolated_values_is_not_scaffolded(engine: Engine) -> None:
+    isolation.ensure_table(engine)
+    text_of = scaffold(engine, key="portal", sample_rows=0)
+    assert isolation.ISOLATION_TABLE not in text_of
+    assert "- name: customer" in text_of

@@ -1,10 +1,11 @@
 """Retention sweeps over a company database under a moved clock: each action on SQLite,
 PostgreSQL and (when one is reachable) MariaDB; legal holds that suspend and release; a sweep
-killed mid-way and run again; the plan month by month; isolate reported, never skipped silently.
+killed mid-way and run again; the plan month by month; isolation sealed away, read back by the
+rows' keys, erased with them and released when the rule changes.
 
-The shop dataset is built for the sweep's edge cases (a NOT NULL e-mail under anonymization, a
-collection no identity reaches): `troth datasets check` would refuse it for rights requests, so
-these tests bind it with ``check=False``.
+The shop dataset is built for the sweep's edge cases (a NOT NULL e-mail under anonymization whose
+default erasure mask cannot empty it): `troth datasets check` would refuse it for rights
+requests, so these tests bind it with ``check=False``.
 """
 
 from __future__ import annotations
@@ -17,26 +18,33 @@ from typing import Any
 
 import pytest
 from pg_support import postgres_schema
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text, update
 from sqlalchemy.engine import make_url
+from support import dump as dump_yaml
+from support import kestrel_data
 from sweep_support import (
     HASH_KEY,
     INVOICES,
+    ISOLATED_NOTES,
+    KEYRING,
     MEMBERS,
+    NOTES,
     NOW,
     PAYMENTS,
     SHOP_YAML,
     VISITS,
     dump,
+    erasable_shop_yaml,
     load_shop,
     shop_dataset,
 )
 
-from troth.datasets import Target, is_keyed_hash, keyed_hash
+from troth.datasets import Dataset, Target, is_keyed_hash, isolation, keyed_hash, read_datasets
 from troth.datasets.holds import Holds
 from troth.datasets.sweep import plan_dataset, review_rows, sweep_dataset, sweep_problems
-from troth.declaration import Policy
+from troth.declaration import Policy, read_declaration
 from troth.store import display_url, make_engine
+from troth.subjects import TamperedError
 
 MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 EXPIRED_MEMBERS = {1, 2, 5}
@@ -100,6 +108,7 @@ def sqlite_shop(tmp_path: Any) -> Iterator[Engine]:
 
 def _sweep(engine: Engine, policy: Policy, holds: Holds | None = None, **kw: Any) -> Any:
     target = Target(shop_dataset(), engine, policy=policy, check=False)
+    kw.setdefault("seal", KEYRING.seal_isolated)
     return sweep_dataset(target, policy, NOW, holds or Holds(), hash_key=HASH_KEY, **kw)
 
 
@@ -116,6 +125,11 @@ def _assert_swept(after: dict[str, list[dict[str, Any]]]) -> None:
     invoices = _by_id(after["invoice"])
     assert {i for i, r in invoices.items() if r["billing_name"] == "erased"} == EXPIRED_INVOICES
     assert {r["id"] for r in after["payment"]} == {p["id"] for p in PAYMENTS} - {200}
+    notes = _by_id(after["project_note"])
+    assert [n for n, r in notes.items() if r["body"] is None] == sorted(ISOLATED_NOTES | {3})
+    assert [r for n, r in notes.items() if n not in ISOLATED_NOTES] == [
+        r for r in NOTES if r["id"] not in ISOLATED_NOTES
+    ]
 
 
 def _rows(
@@ -196,7 +210,6 @@ def test_delete_masks_each_expired_field_and_deletes_rows(
     assert payments[201] == _by_id(before["payment"])[201]
     assert counts.rules["visitor_logs"] == {"deleted": 4, "waiting": 1}
     assert counts.rules["financial_records"] == {"masked": 3}
-    assert after["project_note"] == before["project_note"]
     _assert_swept(after)
 
 
@@ -208,23 +221,130 @@ def test_a_second_sweep_changes_nothing(shop: Engine, kestrel_policy: Policy) ->
     assert {rule: c for rule, c in counts.rules.items() if set(c) - {"waiting"}} == {}
 
 
-def test_isolate_is_reported_by_the_check_and_by_the_sweep(
+def _isolated(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(isolation.isolated_rows))]
+
+
+def test_isolate_seals_the_values_away_masks_them_and_the_auditor_reads_them_back(
+    shop: Engine, kestrel_policy: Policy
+) -> None:
+    counts = _sweep(shop, kestrel_policy, batch_size=1)
+    assert counts.rules["project_data"] == {"isolated": 1}
+    assert counts.skipped == []
+    [record] = _isolated(shop)
+    assert (record["collection"], record["rule"], record["fields"]) == (
+        "project_note",
+        "project_data",
+        "body",
+    )
+    assert b"warranty claim" not in bytes(record["sealed"])  # sealed, not copied
+    target = Target(shop_dataset(), shop, policy=kestrel_policy, check=False)
+    member = _by_id(MEMBERS)[3]
+    with shop.connect() as conn:
+        keys = target.reachable_keys(conn, {"email": [member["email"]]})
+        assert keys["project_note"] == [(1,), (2,)]
+        [found] = isolation.read(conn, target.dataset, keys, open_=KEYRING.open_isolated)
+    assert (found.collection, found.row_key, found.rule) == ("project_note", (1,), "project_data")
+    assert found.values == {"body": "warranty claim"}
+    # done once: the next sweep isolates nothing more
+    again = _sweep(shop, kestrel_policy)
+    assert "isolated" not in again.rules.get("project_data", {})
+    assert len(_isolated(shop)) == 1
+    assert review_rows(target, kestrel_policy, NOW)["project_data"].isolated == 1
+
+
+def _erasable_shop() -> Dataset:
+    (dataset,) = read_datasets(erasable_shop_yaml(), "shop.yaml")
+    return dataset
+
+
+def test_erasure_deletes_the_isolated_values_of_the_rows_it_reaches(
+    shop: Engine, kestrel_policy: Policy
+) -> None:
+    _sweep(shop, kestrel_policy)
+    target = Target(_erasable_shop(), shop, policy=kestrel_policy, check=False)
+    identities = {"email": [_by_id(MEMBERS)[3]["email"]]}
+    with shop.connect() as conn:
+        planned = target.plan(conn, identities, now=NOW)
+    with shop.begin() as conn:
+        erased = target.erase(conn, identities, now=NOW, hash_key=HASH_KEY)
+    assert planned.isolated == erased.isolated == {"project_note": 1}
+    assert erased.as_json()["isolated"] == {"project_note": 1}
+    assert _isolated(shop) == []
+    with shop.begin() as conn:  # nothing left to find
+        assert target.erase(conn, identities, now=NOW, hash_key=HASH_KEY).isolated == {}
+
+
+def test_a_hold_on_the_collection_keeps_isolated_values_from_erasure(
     sqlite_shop: Engine, kestrel_policy: Policy
 ) -> None:
-    problems = sweep_problems(shop_dataset(), kestrel_policy)
-    [problem] = [p for p in problems if p.severity == "error"]
-    assert problem.file == "shop.yaml"
-    assert "project_note.body" in problem.message and "isolate" in problem.message
-    assert problem.line == shop_dataset_line("- name: body")
-    counts = _sweep(sqlite_shop, kestrel_policy)
-    [skipped] = counts.skipped
-    assert (skipped.collection, skipped.fields, skipped.rule) == (
-        "project_note",
-        ("body",),
-        "project_data",
-    )
-    assert "isolate" in skipped.reason
-    assert counts.as_json()["skipped"][0]["rule"] == "project_data"
+    _sweep(sqlite_shop, kestrel_policy)
+    target = Target(_erasable_shop(), sqlite_shop, policy=kestrel_policy, check=False)
+    identities = {"email": [_by_id(MEMBERS)[3]["email"]]}
+    for holds in (
+        Holds(datasets=frozenset({"shop.project_note"})),
+        Holds(categories=frozenset({"user.content"})),
+    ):
+        with sqlite_shop.begin() as conn:
+            erased = target.erase(conn, identities, now=NOW, hash_key=HASH_KEY, holds=holds)
+        assert erased.isolated == {}
+        assert len(_isolated(sqlite_shop)) == 1
+
+
+def test_a_sealed_value_moved_to_another_row_does_not_open(
+    sqlite_shop: Engine, kestrel_policy: Policy
+) -> None:
+    _sweep(sqlite_shop, kestrel_policy)
+    with sqlite_shop.begin() as conn:
+        conn.execute(update(isolation.isolated_rows).values(row_key="[2]"))
+    dataset = shop_dataset()
+    with sqlite_shop.connect() as conn, pytest.raises(TamperedError, match="integrity check"):
+        isolation.read(conn, dataset, {"project_note": [(2,)]}, open_=KEYRING.open_isolated)
+
+
+def test_isolated_values_are_released_when_the_rule_no_longer_isolates(
+    sqlite_shop: Engine, kestrel_policy: Policy
+) -> None:
+    _sweep(sqlite_shop, kestrel_policy)
+    assert len(_isolated(sqlite_shop)) == 1
+    data = kestrel_data()
+    for rule in data["retention"]:
+        if rule["key"] == "project_data":
+            rule["action"] = "delete"
+    changed, problems = read_declaration(dump_yaml(data), "privacy.yaml")
+    assert changed is not None, problems
+    counts = _sweep(sqlite_shop, changed)
+    assert counts.rules["project_data"]["released"] == 1
+    assert _isolated(sqlite_shop) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "troth: {retention: project_data}",
+            "troth: {retention: project_data, mask: delete_row}",
+            "project_note.body: retention rule project_data isolates it, which keeps the row",
+        ),
+        (
+            "fides_meta: {identity: email, data_type: string}\n            troth: {retention: "
+            "analytics}",
+            "fides_meta: {identity: email, data_type: string}\n            troth: {retention: "
+            "project_data, timestamp: last_seen_at}",
+            "member.email: retention rule project_data isolates it, but rows are found by it",
+        ),
+    ],
+    ids=["delete_row", "identity"],
+)
+def test_the_check_refuses_what_cannot_be_isolated(
+    old: str, new: str, message: str, kestrel_policy: Policy
+) -> None:
+    assert old in SHOP_YAML
+    (dataset,) = read_datasets(SHOP_YAML.replace(old, new, 1), "shop.yaml")
+    errors = [p for p in sweep_problems(dataset, kestrel_policy) if p.severity == "error"]
+    assert [p.message[: len(message)] for p in errors] == [message]
+    assert sweep_problems(shop_dataset(), kestrel_policy) == []
 
 
 def shop_dataset_line(needle: str) -> int:

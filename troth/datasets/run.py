@@ -67,6 +67,7 @@ from sqlalchemy.dialects import postgresql
 from troth.declaration import Policy
 from troth.declaration.model import RetentionRule
 
+from . import isolation
 from .check import check_dataset, reachability_problems, reflect
 from .graph import Traversal, traverse
 from .hashing import HASH_PATTERN, is_keyed_hash, keyed_hash, sql_keyed_hash
@@ -103,18 +104,23 @@ class KeptField:
 
 @dataclass
 class Erasure:
-    """What one erasure changed: rows updated and deleted per collection, fields kept."""
+    """What one erasure changed: rows updated and deleted per collection, fields kept, and
+    isolated rows deleted per collection (values a retention rule had isolated)."""
 
     masked: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
     kept: list[KeptField] = field(default_factory=list)
+    isolated: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "masked": dict(self.masked),
             "deleted": dict(self.deleted),
             "kept": [k.as_json() for k in self.kept],
         }
+        if self.isolated:
+            found["isolated"] = dict(self.isolated)
+        return found
 
 
 def jsonable(value: Any) -> Any:
@@ -243,6 +249,11 @@ class Target:
             )
         return every
 
+    def reachable_keys(self, conn: Connection, identities: Identities) -> PrimaryKeys:
+        """Primary keys, per collection, of every row the identities reach."""
+        self._refuse_unreachable()
+        return self._all_keys(conn, identities, self._cycle_keys(conn, identities))
+
     # -- access -------------------------------------------------------------------------------
 
     def access(self, conn: Connection, identities: Identities) -> dict[str, list[dict[str, Any]]]:
@@ -368,6 +379,7 @@ class Target:
         self._refuse_unreachable()
         keys = self._cycle_keys(conn, identities)
         result = Erasure()
+        result.isolated = isolation.count(conn, self._isolated_keys(conn, identities, keys, holds))
         for name in self.traversal.order:
             if self._collection_held(name, holds):
                 self._count_held_collection(conn, name, identities, keys, result)
@@ -416,6 +428,9 @@ class Target:
         first needs no count)."""
         self._refuse_unreachable()
         keys = self._cycle_keys(conn, identities)
+        # Isolated values go with the rows they came from (their final delete): found by the
+        # rows' keys before anything changes.
+        isolated = isolation.erase(conn, self._isolated_keys(conn, identities, keys, holds))
         order = (
             None if any(self.traversal.cyclic(n) for n in self.traversal.order) else self._order()
         )
@@ -423,7 +438,7 @@ class Target:
             # No safe order (or a cycle): pin every reachable row by its primary key first.
             keys = self._all_keys(conn, identities, keys)
             order = self._fk_order()
-        result = Erasure()
+        result = Erasure(isolated=isolated)
         # Count what is kept before anything changes: afterwards the rows are no longer reachable.
         if report:
             for name in self.traversal.order:
@@ -435,6 +450,30 @@ class Target:
             if not self._collection_held(name, holds):
                 self._erase_collection(conn, name, identities, keys, now, hash_key, result, holds)
         return result
+
+    def _isolated_keys(
+        self,
+        conn: Connection,
+        identities: Identities,
+        keys: PrimaryKeys,
+        holds: Holds | None,
+    ) -> PrimaryKeys:
+        """Primary keys of the reachable rows whose isolated values an erasure deletes: none
+        when troth never isolated anything in this database, none in a collection a legal hold
+        keeps or in which it keeps a field."""
+        if not isolation.has_table(conn):
+            return {}
+        every = self._all_keys(conn, identities, keys)
+        return {
+            name: pks
+            for name, pks in every.items()
+            if pks
+            and not self._collection_held(name, holds)
+            and not (
+                holds is not None
+                and any(holds.holds_field(f) for f in self.dataset.collection(name).personal)
+            )
+        }
 
     def _collection_held(self, name: str, holds: Holds | None) -> bool:
         return holds is not None and holds.holds_collection(

@@ -29,6 +29,7 @@ from sqlalchemy import Column, Connection, Engine, MetaData, Table, select
 from sqlalchemy.exc import SAWarning
 
 from .columns import Kind, column_kind, fides_type, text_length
+from .isolation import ISOLATION_TABLE
 from .suggest import from_name, from_values
 
 OPERATIONS = "system.operations"
@@ -196,10 +197,11 @@ def _mask(col: _Column) -> str | None:
 
 def scaffold(engine: Engine, *, key: str, sample_rows: int = 50) -> str:
     """The YAML text of a dataset ``key`` describing every table of the database behind
-    ``engine``, with suggestions marked for review."""
+    ``engine``, with suggestions marked for review. troth's own table of isolated values
+    (``troth_isolated``) is left out: it is not the company's data to describe."""
     metadata = MetaData()
     with engine.connect() as conn:
-        metadata.reflect(conn)
+        metadata.reflect(conn, only=lambda name, _: name != ISOLATION_TABLE)
         with warnings.catch_warnings():
             # A cycle of foreign keys only makes the order arbitrary; the check reports cycles.
             warnings.simplefilter("ignore", SAWarning)

@@ -12,8 +12,10 @@ its rule says:
   kept by a rule with a legal basis (then the row waits, and its other fields are masked).
 - ``anonymize``: the row is kept, its direct identifiers removed and its quasi-identifiers
   generalised (:mod:`troth.datasets.anonymize`).
-- ``isolate`` cannot be done inside a company database: :func:`sweep_problems` reports it and the
-  sweep skips the unit with an entry in its report.
+- ``isolate``: the expired fields' values are sealed into ``troth_isolated`` in the same database
+  and each field gets its mask, in one transaction per batch (:mod:`troth.datasets.isolation`);
+  the auditor alone reads them, through troth. Isolated rows whose rule no longer isolates are
+  deleted (``released``).
 
 Legal holds (:class:`~troth.datasets.holds.Holds`) take rows and fields out of reach; lifting a
 hold lets the next sweep act.
@@ -28,7 +30,7 @@ finished by running it again: what was done is not done twice, and the end state
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any, Literal
@@ -63,9 +65,11 @@ from troth.declaration.durations import month_ends
 from troth.declaration.model import RetentionRule
 from troth.declaration.problems import Path, Problem
 
+from . import isolation
 from .anonymize import Treatment, treatment
 from .hashing import HASH_LENGTH, HASH_PREFIX, is_keyed_hash, keyed_hash
 from .holds import NO_HOLDS, Holds, PrimaryKeys
+from .isolation import Seal
 from .model import Collection, Dataset, Field
 from .run import Target
 
@@ -93,7 +97,8 @@ class Skipped:
 
 @dataclass
 class SweepCounts:
-    """Rows a sweep acted on, per rule and action (``deleted``, ``masked``, ``anonymized``), rows
+    """Rows a sweep acted on, per rule and action (``deleted``, ``masked``, ``anonymized``,
+    ``isolated``; ``released``: isolated rows deleted because their rule no longer isolates), rows
     a legal hold kept (``held``), rows whose deletion waits for another rule with a legal basis
     (``waiting``), and what was skipped."""
 
@@ -122,6 +127,7 @@ class RuleReview:
     overdue: int = 0
     unstarted: int = 0
     oldest: datetime | None = None
+    isolated: int = 0  # rows whose values the rule moved to troth_isolated
 
 
 # -- units: the fields of a collection under one rule and clock ------------------------------
@@ -182,13 +188,14 @@ def _units(
     reflected database), the columns are checked too."""
     units: list[_Unit] = []
     issues: list[_Issue] = []
+    found_by = _found_by(dataset)
     for collection in dataset.collections:
         table = tables[collection.name] if tables is not None else None
         groups: dict[tuple[str, str], tuple[list[Field], list[Field]]] = {}
         for f in collection.fields:
             if f.retention is None:
                 continue
-            found = _field_problem(collection, f, policy, table, dialect)
+            found = _field_problem(collection, f, policy, table, dialect, found_by)
             rule = policy.retention_rules.get(f.retention)
             stamp = f.timestamp or collection.timestamp
             clocked = (
@@ -214,8 +221,22 @@ def _units(
     return units, issues
 
 
+def _found_by(dataset: Dataset) -> set[tuple[str, str]]:
+    """The columns rows are found by: identities, and both ends of every reference."""
+    found = {(c.name, f.name) for c in dataset.collections for f in c.identities}
+    for edge in dataset.edges:
+        found.add((edge.source, edge.source_field))
+        found.add((edge.target, edge.target_field))
+    return found
+
+
 def _field_problem(
-    collection: Collection, f: Field, policy: Policy, table: Table | None, dialect: str
+    collection: Collection,
+    f: Field,
+    policy: Policy,
+    table: Table | None,
+    dialect: str,
+    found_by: set[tuple[str, str]],
 ) -> tuple[Literal["error", "warning"], str] | None:
     """Why the sweep cannot carry out ``f``'s retention rule, or None when it can."""
     if not f.personal:
@@ -239,12 +260,18 @@ def _field_problem(
         )
     if table is not None and stamp not in table.c:
         return "error", f"the clock column {stamp} of retention rule {rule.key} is not in the table"
-    if rule.action == "isolate":
+    if rule.action == "isolate" and f.mask == "delete_row":
         return (
             "error",
-            f"retention rule {rule.key} isolates data at expiry, which cannot be done inside a "
-            "company database (only troth's vault can keep data readable by auditors alone); "
-            "give the dataset's fields a rule that deletes or anonymizes",
+            f"retention rule {rule.key} isolates it, which keeps the row and moves the value "
+            "out of reach; give it mask nullify, fixed or hash",
+        )
+    if rule.action == "isolate" and (collection.name, f.name) in found_by:
+        return (
+            "error",
+            f"retention rule {rule.key} isolates it, but rows are found by it (an identity or "
+            "a reference): its isolated values could no longer be tied to their subject; give "
+            "it a rule that deletes or anonymizes",
         )
     if f.primary_key:
         return "error", "is a primary key: a retention sweep cannot mask or anonymize it"
@@ -266,7 +293,7 @@ def _field_problem(
 
 
 def _column_problem(f: Field, rule: RetentionRule, column: Column[Any], dialect: str) -> str | None:
-    if rule.action == "delete":
+    if rule.action in ("delete", "isolate"):
         if f.mask == "nullify" and not column.nullable:
             return (
                 "is NOT NULL, so mask nullify cannot be carried out; use fixed, hash or delete_row"
@@ -367,20 +394,41 @@ class _Step:
     computed here (keyed hashes), applied to the rows ``where`` selects, batch by batch."""
 
     unit: _Unit
-    action: str  # deleted | masked | anonymized
+    action: str  # deleted | masked | anonymized | isolated
     where: ColumnElement[bool]
     sql_values: dict[Column[Any], Any] = field(default_factory=dict)
     # (column, compute(pk, value) -> new value) for values computed in Python
     computed: list[tuple[Column[Any], Callable[[tuple[Any, ...], Any], Any]]] = field(
         default_factory=list
     )
+    # fields whose values are sealed into troth_isolated before the masks are written
+    isolated: tuple[Field, ...] = ()
+
+    def mask(self, table: Table, fields: list[Field], hash_key: bytes) -> None:
+        """Write each field's mask (nullify, fixed, hash) over its value."""
+        for f in fields:
+            column = table.c[f.name]
+            if f.mask == "nullify":
+                self.sql_values[column] = null()
+            elif f.mask == "fixed":
+                self.sql_values[column] = literal(f.value, type_=column.type)
+            else:
+                self.computed.append((column, _value_hash(hash_key)))
 
 
 class _Sweep:
     """The units of one dataset bound to its database, under the holds in force."""
 
-    def __init__(self, target: Target, policy: Policy, now: datetime, holds: Holds) -> None:
+    def __init__(
+        self,
+        target: Target,
+        policy: Policy,
+        now: datetime,
+        holds: Holds,
+        seal: Seal | None = None,
+    ) -> None:
         self.target = target
+        self.seal = seal
         self.dataset = target.dataset
         self.policy = policy
         self.now = _aware(now)
@@ -491,14 +539,18 @@ class _Sweep:
                 step = _Step(
                     unit, "masked", and_(left, or_(*(self.pending(unit, f) for f in masked)))
                 )
-                for f in masked:
-                    column = table.c[f.name]
-                    if f.mask == "nullify":
-                        step.sql_values[column] = null()
-                    elif f.mask == "fixed":
-                        step.sql_values[column] = literal(f.value, type_=column.type)
-                    else:
-                        step.computed.append((column, _value_hash(hash_key)))
+                step.mask(table, masked, hash_key)
+                steps.append(step)
+            return steps
+        if unit.rule.action == "isolate":
+            if fields:
+                step = _Step(
+                    unit,
+                    "isolated",
+                    and_(base, or_(*(self.pending(unit, f) for f in fields))),
+                    isolated=tuple(fields),
+                )
+                step.mask(table, fields, hash_key)
                 steps.append(step)
             return steps
         acted = [f for f in fields if self.treatment(unit, f) != "keep"]
@@ -563,11 +615,12 @@ def _run_step(sweep: _Sweep, step: _Step, batch_size: int, on_batch: Callable[[i
     pk = _pk(table, step.unit.collection)
     width = len(pk)
     extra = [column for column, _ in step.computed]
+    sealed = [table.c[f.name] for f in step.isolated]
     last: tuple[Any, ...] | None = None
     total = 0
     while True:
         after = step.where if last is None else and_(step.where, _after(pk, last))
-        query = select(*pk, *extra).where(after).order_by(*pk).limit(batch_size)
+        query = select(*pk, *extra, *sealed).where(after).order_by(*pk).limit(batch_size)
         with sweep.target.engine.begin() as conn:
             rows = list(conn.execute(query).all())
             if not rows:
@@ -576,6 +629,20 @@ def _run_step(sweep: _Sweep, step: _Step, batch_size: int, on_batch: Callable[[i
             # one's: the statement names that range instead of listing the keys, which keeps it
             # short and its plan an index range scan on every database.
             batch = and_(after, _up_to(pk, tuple(rows[-1][:width])))
+            if step.isolated:
+                # sealed away first, in the same transaction as the masks that replace them
+                assert sweep.seal is not None
+                start = width + len(extra)
+                isolation.isolate(
+                    conn,
+                    sweep.dataset,
+                    step.unit.collection.name,
+                    step.unit.rule.key,
+                    [f.name for f in step.isolated],
+                    ((tuple(row[:width]), tuple(row[start:])) for row in rows),
+                    seal=sweep.seal,
+                    now=sweep.now,
+                )
             done = _apply(conn, table, pk, step, batch, rows)
         total += done
         last = tuple(rows[-1][:width])
@@ -602,7 +669,7 @@ def _apply(
         params = []
         for row in rows:
             key = tuple(row[:width])
-            old = row[width:]
+            old = row[width : width + len(step.computed)]
             new = [
                 compute(key, value) for (_, compute), value in zip(step.computed, old, strict=True)
             ]
@@ -633,16 +700,18 @@ def sweep_dataset(
     holds: Holds = NO_HOLDS,
     *,
     hash_key: bytes,
+    seal: Seal | None = None,
     batch_size: int = 1000,
     progress: Progress | None = None,
 ) -> SweepCounts:
     """Carry out every retention rule of ``target``'s dataset as of ``now``, batch by batch,
     each batch committed on its own. ``progress(done, total)`` is called after each batch (total
     is an estimate counted at the start). Running it again after a failure finishes the work.
-    ``hash_key`` is the key of the ``hash`` mask (the same key erasure uses)."""
+    ``hash_key`` is the key of the ``hash`` mask (the same key erasure uses); ``seal`` encrypts
+    what an ``isolate`` rule moves to ``troth_isolated`` (``Keyring.seal_isolated``)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    sweep = _Sweep(target, policy, now, holds)
+    sweep = _Sweep(target, policy, now, holds, seal)
     result = SweepCounts()
     for issue in sweep.issues:
         if issue.severity == "error":
@@ -650,6 +719,12 @@ def sweep_dataset(
                 Skipped(issue.collection, (issue.field,), issue.rule, issue.message)
             )
     plan = [(unit, sweep.steps(unit, hash_key)) for unit in sweep.units]
+    isolating = any(step.isolated for _, steps in plan for step in steps)
+    if isolating:
+        if seal is None:
+            raise ValueError("a sweep that isolates data needs seal (the master key's)")
+        isolation.ensure_table(target.engine)
+    _release(sweep, result)
     with target.engine.connect() as conn:
         for unit, _ in plan:
             if not unit.fields:
@@ -688,6 +763,20 @@ def sweep_dataset(
     if progress is not None:
         progress(done, done)  # finished: the estimate gives way to what was done
     return result
+
+
+def _release(sweep: _Sweep, result: SweepCounts) -> None:
+    """The final delete of isolated rows whose rule no longer isolates (a later declaration
+    changed its action or dropped the rule): counted as ``released`` under that rule."""
+    collections = [c.name for c in sweep.dataset.collections]
+    isolating = [r.key for r in sweep.policy.retention_rules.values() if r.action == "isolate"]
+    with sweep.target.engine.begin() as conn:
+        before = isolation.per_rule(conn, collections)
+        if any(rule not in isolating for rule in before):
+            isolation.release(conn, collections, isolating)
+            for rule, (rows, _) in before.items():
+                if rule not in isolating:
+                    result.add(rule, "released", rows)
 
 
 # -- planning and review ---------------------------------------------------------------------
@@ -743,6 +832,7 @@ def review_rows(target: Target, policy: Policy, now: datetime) -> dict[str, Rule
     sweep = _Sweep(target, policy, now, NO_HOLDS)
     found: dict[str, RuleReview] = {}
     with target.engine.connect() as conn:
+        isolated = isolation.per_rule(conn, [c.name for c in target.dataset.collections])
         for unit in sweep.units:
             table = sweep.table(unit)
             stamp = sweep.stamp(unit)
@@ -770,4 +860,7 @@ def review_rows(target: Target, policy: Policy, now: datetime) -> dict[str, Rule
                 unstarted=before.unstarted + int(row[2]),
                 oldest=oldest,
             )
+        for rule_key, (rows, _) in isolated.items():
+            before = found.get(rule_key, RuleReview())
+            found[rule_key] = replace(before, isolated=before.isolated + rows)
     return found

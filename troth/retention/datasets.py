@@ -87,6 +87,7 @@ def sweep_datasets(
             now,
             dataset_holds(session, keyring, holds, key),
             hash_key=keyring.current.dataset_hash_key(),
+            seal=keyring.seal_isolated,
             batch_size=batch_size,
             progress=progress,
         )
@@ -138,6 +139,7 @@ def review_datasets(policy: Policy, datasets: Connected, report: Report) -> None
             row = _row(policy, rule_key)
             row.source = source_of(key)
             row.items = review.rows
+            row.isolated = review.isolated
             row.waiting = review.unstarted
             row.oldest = review.oldest
             dataset = datasets.datasets[key]

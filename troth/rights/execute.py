@@ -259,6 +259,7 @@ def _erase_dataset(ctx: StepContext) -> None:
             "masked": planned["masked"],
             "deleted": planned["deleted"],
             "kept": len(planned["kept"]),
+            "isolated": planned.get("isolated", {}),
         },
     )
 

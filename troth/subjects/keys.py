@@ -56,6 +56,7 @@ _STAFF_INDEX_INFO = b"troth/v1 staff email index"
 _STAFF_SEAL_INFO = b"troth/v1 staff secrets"
 _STAFF_COOKIE_INFO = b"troth/v1 staff session cookies"
 _DATASET_HASH_INFO = b"troth/v1 dataset keyed hashes"
+_ISOLATION_SEAL_INFO = b"troth/v1 isolated company data"
 _WRAP_LABEL = b"troth data key"
 _WRAPPED_SIZE = 1 + KEY_ID_BYTES + NONCE_BYTES + KEY_BYTES + TAG_BYTES
 
@@ -150,6 +151,7 @@ class MasterKey:
         self._staff_seal = AESGCM(_derive(secret, _STAFF_SEAL_INFO))
         self._staff_cookie_key = _derive(secret, _STAFF_COOKIE_INFO)
         self._dataset_hash_key = _derive(secret, _DATASET_HASH_INFO)
+        self._isolation_seal = AESGCM(_derive(secret, _ISOLATION_SEAL_INFO))
 
     @classmethod
     def generate(cls, *, source: str = "new master key") -> MasterKey:
@@ -243,27 +245,38 @@ class MasterKey:
             self._staff_index_key, normalised_email.encode("utf-8"), hashlib.sha256
         ).hexdigest()
 
-    def seal_staff(self, plaintext: bytes, associated_data: bytes) -> bytes:
-        """Encrypt a staff account's secret (its address, its TOTP secret) under this key."""
+    def _seal(self, aead: AESGCM, plaintext: bytes, associated_data: bytes) -> bytes:
         header = bytes([FORMAT_V1]) + self._id
         nonce = os.urandom(NONCE_BYTES)
-        return header + nonce + self._staff_seal.encrypt(nonce, plaintext, header + associated_data)
+        return header + nonce + aead.encrypt(nonce, plaintext, header + associated_data)
 
-    def open_staff(self, blob: bytes, associated_data: bytes) -> bytes:
+    def _open(self, aead: AESGCM, blob: bytes, associated_data: bytes, what: str) -> bytes:
         key_id = sealed_key_id(blob)
         if key_id != self.key_id:
             raise UnknownMasterKey(key_id)
         header_end = 1 + KEY_ID_BYTES
         header, nonce = blob[:header_end], blob[header_end : header_end + NONCE_BYTES]
         try:
-            return self._staff_seal.decrypt(
-                nonce, blob[header_end + NONCE_BYTES :], header + associated_data
-            )
+            return aead.decrypt(nonce, blob[header_end + NONCE_BYTES :], header + associated_data)
         except InvalidTag:
             raise TamperedError(
-                "sealed staff secret failed its integrity check: it was altered, or moved to "
-                "another account"
+                f"{what} failed its integrity check: it was altered, or moved to another place"
             ) from None
+
+    def seal_staff(self, plaintext: bytes, associated_data: bytes) -> bytes:
+        """Encrypt a staff account's secret (its address, its TOTP secret) under this key."""
+        return self._seal(self._staff_seal, plaintext, associated_data)
+
+    def open_staff(self, blob: bytes, associated_data: bytes) -> bytes:
+        return self._open(self._staff_seal, blob, associated_data, "sealed staff secret")
+
+    def seal_isolated(self, plaintext: bytes, associated_data: bytes) -> bytes:
+        """Encrypt values a retention rule isolated from a company database's row (they are kept
+        in that database, readable through troth alone)."""
+        return self._seal(self._isolation_seal, plaintext, associated_data)
+
+    def open_isolated(self, blob: bytes, associated_data: bytes) -> bytes:
+        return self._open(self._isolation_seal, blob, associated_data, "isolated company data")
 
     def sign_staff_cookie(self, value: str) -> str:
         """HMAC-SHA256 of a console session cookie's value, hex."""
@@ -276,11 +289,12 @@ class MasterKey:
 
 
 def sealed_key_id(blob: bytes) -> str:
-    """The id of the master key a sealed staff secret was sealed under."""
+    """The id of the master key a sealed value (a staff secret, isolated company data) was
+    sealed under."""
     if len(blob) < 1 + KEY_ID_BYTES + NONCE_BYTES + TAG_BYTES:
-        raise TamperedError("not a troth sealed staff secret: too short")
+        raise TamperedError("not a troth sealed value: too short")
     if blob[0] != FORMAT_V1:
-        raise TamperedError(f"not a troth sealed staff secret: unknown format version {blob[0]}")
+        raise TamperedError(f"not a troth sealed value: unknown format version {blob[0]}")
     return blob[1 : 1 + KEY_ID_BYTES].hex()
 
 
@@ -352,6 +366,15 @@ class Keyring:
         if key_id not in self.keys:
             raise UnknownMasterKey(key_id)
         return self.keys[key_id].open_staff(blob, associated_data)
+
+    def seal_isolated(self, plaintext: bytes, associated_data: bytes) -> bytes:
+        return self.current.seal_isolated(plaintext, associated_data)
+
+    def open_isolated(self, blob: bytes, associated_data: bytes) -> bytes:
+        key_id = sealed_key_id(blob)
+        if key_id not in self.keys:
+            raise UnknownMasterKey(key_id)
+        return self.keys[key_id].open_isolated(blob, associated_data)
 
     def sign_staff_cookie(self, value: str) -> str:
         return self.current.sign_staff_cookie(value)

@@ -285,7 +285,9 @@ def isolated_page(
     request: Request, who: SignedIn = Depends(require_staff(*ISOLATED_ROLES))
 ) -> Response:
     return render_console(
-        request, "console/isolated.html", {"page": "retention", "items": None, "subject": ""}
+        request,
+        "console/isolated.html",
+        {"page": "retention", "items": None, "rows": [], "subject": ""},
     )
 
 
@@ -299,16 +301,30 @@ def isolated_read(
     check_csrf(form, who.csrf_token)
     subject_id = form.get("subject", "").strip()
     s, at = site(request), now(request)
-    context: dict[str, Any] = {"page": "retention", "items": None, "subject": subject_id}
+    context: dict[str, Any] = {
+        "page": "retention",
+        "items": None,
+        "rows": [],
+        "subject": subject_id,
+    }
     if s.keyring is None:
         raise ConsoleRefusal(503, "No master key", "This server has no master key to read with.")
     try:
         with write_scope(s.sessions) as db:
-            items = read_isolated(
-                db, s.keyring, subject_id, actor=who.actor, now=at, policy_version=s.policy.version
+            found = read_isolated(
+                db,
+                s.keyring,
+                subject_id,
+                actor=who.actor,
+                now=at,
+                policy_version=s.policy.version,
+                datasets=s.datasets,
             )
     except UnknownSubject:
         context["error"] = "'subject': there is no subject with that id"
         return render_console(request, "console/isolated.html", context, status_code=404)
-    context["items"] = items
+    context["items"] = found.items
+    context["rows"] = found.rows
+    if found.unreadable:
+        context["unreadable"] = found.unreadable
     return render_console(request, "console/isolated.html", context)
