@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pg  # bench/pg.py, beside this file
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from troth.apikeys import create_key
 from troth.audit import Actor
@@ -325,9 +325,7 @@ def bench_writes(workdir: Path, db_url: str, label: str) -> list[Row]:
 
 
 def _postgres_url() -> str | None:
-    url = os.environ.get(
-        "TROTH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
+    url = os.environ.get("TROTH_TEST_POSTGRES_URL", pg.DEFAULT_URL)
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -347,11 +345,7 @@ def _postgres_schema(url: str) -> Iterator[str]:
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield (
-            make_url(url)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
+        yield pg.search_path_url(url, schema).render_as_string(hide_password=False)
     finally:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -365,10 +359,10 @@ def main() -> list[Row]:
         rows += bench_allows(workdir)
         rows += bench_http(workdir)
         rows += bench_writes(workdir, f"sqlite:///{workdir / 'writes.db'}", "SQLite")
-        pg = _postgres_url()
-        if pg is None:
+        pg_url = _postgres_url()
+        if pg_url is None:
             print("PostgreSQL unreachable: its write benchmark is not run", file=sys.stderr)
         else:
-            with _postgres_schema(pg) as schema_url:
+            with _postgres_schema(pg_url) as schema_url:
                 rows += bench_writes(workdir, schema_url, "PostgreSQL")
     return rows

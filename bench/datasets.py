@@ -1,13 +1,11 @@
 """Rights requests carried out in the company's own database, against hand-written SQL doing the
 same work in the same run.
 
-The database is Fides' sample shape, as ``examples/kestrel/datasets/portal.yaml`` declares it:
-customer, address, orders, order_item, payment_card, login and visit, with an index on every
-foreign key column and on visit.email. It is loaded on PostgreSQL with set-based INSERT ... SELECT
-FROM generate_series: per customer 1 address, 2 orders of 2 items each, 1 card, 5 logins and 3
-visits, orders spread over the last ten years (so the 7-year financial hold keeps some billing
-names and not others), plus one customer with 5,006 logins. Every value is a function of the
-customer's id, so any customers can be put back exactly as they were loaded (:func:`reload`).
+The database is Fides' sample shape, as ``examples/kestrel/datasets/portal.yaml`` declares it,
+built and loaded by ``bench/datasets_load.py``: per customer 1 address, 2 orders of 2 items each,
+1 card, 5 logins and 3 visits, plus one customer with 5,006 logins. Every value is a function of
+the customer's id, so any customers can be put back exactly as they were loaded
+(:func:`datasets_load.reload`).
 
 Cases, each against a baseline measured in the same run, taking turns:
 
@@ -23,8 +21,8 @@ Cases, each against a baseline measured in the same run, taking turns:
 
 Run with ``make bench`` or alone: ``.venv/bin/python bench/datasets.py``. The server comes from
 TROTH_BENCH_POSTGRES_URL; the bench creates (and afterwards drops) a database ``troth_bench``
-there, or, without the right to create one, a schema ``troth_bench``. TROTH_BENCH_CUSTOMERS sets
-the scale (default 100,000).
+there, or, without the right to create one, a schema ``troth_bench`` (``bench/pg.py``).
+TROTH_BENCH_CUSTOMERS sets the scale (default 100,000).
 """
 
 from __future__ import annotations
@@ -34,150 +32,30 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pg  # bench/pg.py, beside this file
+from datasets_load import BIG_LOGINS, TABLES, email_of, load, reload  # bench/datasets_load.py
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from troth.datasets.hashing import hmac_pads, keyed_hash
 from troth.datasets.model import load_datasets
 from troth.datasets.run import Erasure, Target
 from troth.declaration import load_policy
-from troth.store import display_url, make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT / "examples" / "kestrel" / "datasets" / "portal.yaml"
 POLICY = ROOT / "examples" / "kestrel" / "privacy.yaml"
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_NAME = "troth_bench"
-BIG_LOGINS = 5006
 HASH_KEY = b"k" * 32
 HOLD_YEARS = 7  # financial_records in examples/kestrel/privacy.yaml: P7Y
 ERASE_ROUNDS = 7
 ACCESS_CALLS = 200
 BATCH = 10_000
 BATCH_ROUNDS = 3
-
-TABLES = ("customer", "address", "orders", "order_item", "payment_card", "login", "visit")
-_DDL = [
-    """CREATE TABLE customer (id bigint PRIMARY KEY, email text UNIQUE, name text, phone text,
-        created_at timestamptz NOT NULL)""",
-    """CREATE TABLE address (id bigint PRIMARY KEY,
-        customer_id bigint NOT NULL REFERENCES customer (id), street text, city text,
-        postal_code text)""",
-    """CREATE TABLE orders (id bigint PRIMARY KEY,
-        customer_id bigint NOT NULL REFERENCES customer (id), billing_name text,
-        total_cents integer NOT NULL, created_at timestamptz NOT NULL)""",
-    """CREATE TABLE order_item (id bigint PRIMARY KEY,
-        order_id bigint NOT NULL REFERENCES orders (id), gift_message text)""",
-    """CREATE TABLE payment_card (id bigint PRIMARY KEY,
-        customer_id bigint NOT NULL REFERENCES customer (id), holder text, last4 text)""",
-    """CREATE TABLE login (id bigint PRIMARY KEY,
-        customer_id bigint NOT NULL REFERENCES customer (id), ip_address text, at timestamptz)""",
-    "CREATE TABLE visit (id bigint PRIMARY KEY, email text, page text NOT NULL)",
-]
-_INDEXES = [
-    "CREATE INDEX address_customer_id ON address (customer_id)",
-    "CREATE INDEX orders_customer_id ON orders (customer_id)",
-    "CREATE INDEX order_item_order_id ON order_item (order_id)",
-    "CREATE INDEX payment_card_customer_id ON payment_card (customer_id)",
-    "CREATE INDEX login_customer_id ON login (customer_id)",
-    "CREATE INDEX visit_email ON visit (email)",
-]
-
-# Rows for the customers of {cids} (a FROM item giving column cid). Ids are functions of cid:
-# customer n has address and card n, orders 2n-1 and 2n, items 4n-3..4n, logins 5n-4..5n and
-# visits 3n-2..3n. The big customer is the last one, so its extra logins take ids no one else has.
-# Order ages skip the days around seven years, so that no order sits on the hold's boundary
-# (where calendar arithmetic in SQL and in Python could round a leap day differently).
-_INSERTS = [
-    """INSERT INTO customer (id, email, name, phone, created_at)
-       SELECT cid, 'customer' || cid || '@example.com', 'Customer ' || cid,
-              '+1555' || lpad(cid::text, 7, '0'),
-              CAST(:now AS timestamptz) - make_interval(days => (cid % 3650)::int)
-       FROM {cids}""",
-    """INSERT INTO address (id, customer_id, street, city, postal_code)
-       SELECT cid, cid, cid || ' Main Street', 'City ' || (cid % 500),
-              lpad((cid % 100000)::text, 5, '0')
-       FROM {cids}""",
-    """INSERT INTO orders (id, customer_id, billing_name, total_cents, created_at)
-       SELECT 2 * cid - 1 + k, cid, 'Customer ' || cid, ((cid * 37 + k * 101) % 100000)::int,
-              CAST(:now AS timestamptz) - make_interval(days => CASE
-                  WHEN age BETWEEN 2540 AND 2575 THEN age + 40 ELSE age END)
-              - make_interval(mins => ((cid * 11 + k) % 1440)::int)
-       FROM {cids}, generate_series(0, 1) AS k,
-            LATERAL (SELECT ((cid * 7919 + k * 3571) % 3650)::int AS age) AS a""",
-    """INSERT INTO order_item (id, order_id, gift_message)
-       SELECT 4 * cid - 3 + 2 * k + j, 2 * cid - 1 + k,
-              'Happy birthday from customer ' || cid || ', item ' || j
-       FROM {cids}, generate_series(0, 1) AS k, generate_series(0, 1) AS j""",
-    """INSERT INTO payment_card (id, customer_id, holder, last4)
-       SELECT cid, cid, 'Customer ' || cid, lpad((cid % 10000)::text, 4, '0')
-       FROM {cids}""",
-    """INSERT INTO login (id, customer_id, ip_address, at)
-       SELECT 5 * cid - 4 + k, cid,
-              '10.' || ((cid + k) / 65536 % 256) || '.' || ((cid + k) / 256 % 256) || '.'
-                    || ((cid + k) % 256),
-              CAST(:now AS timestamptz) - make_interval(mins => ((cid * 13 + k * 7) % 500000)::int)
-       FROM {cids}, LATERAL generate_series(0, CASE WHEN cid = :big THEN :big_logins - 1 ELSE 4
-            END) AS k""",
-    """INSERT INTO visit (id, email, page)
-       SELECT 3 * cid - 2 + k, 'customer' || cid || '@example.com',
-              (ARRAY['/pricing', '/blog/launch', '/contact'])[k + 1]
-       FROM {cids}, generate_series(0, 2) AS k""",
-]
-_DELETES = [
-    "DELETE FROM order_item WHERE order_id IN"
-    " (SELECT id FROM orders WHERE customer_id = ANY(:ids))",
-    "DELETE FROM orders WHERE customer_id = ANY(:ids)",
-    "DELETE FROM address WHERE customer_id = ANY(:ids)",
-    "DELETE FROM payment_card WHERE customer_id = ANY(:ids)",
-    "DELETE FROM login WHERE customer_id = ANY(:ids)",
-    "DELETE FROM visit WHERE id IN (SELECT 3 * cid - 2 + k FROM unnest(CAST(:ids AS bigint[]))"
-    " AS g(cid), generate_series(0, 2) AS k)",
-    "DELETE FROM customer WHERE id = ANY(:ids)",
-]
-
-
-def email_of(cid: int) -> str:
-    return f"customer{cid}@example.com"
-
-
-# Loading ------------------------------------------------------------------------------------
-
-
-def load(conn: Connection, customers: int, now: datetime) -> int:
-    """Create the tables in the connection's schema and load ``customers`` ordinary customers and
-    one big one (with 5,006 logins); return the big customer's id."""
-    big = customers + 1
-    for ddl in _DDL:
-        conn.execute(text(ddl))
-    params = {"now": now, "big": big, "big_logins": BIG_LOGINS, "n": big}
-    for insert in _INSERTS:
-        conn.execute(text(insert.format(cids="generate_series(1, :n) AS g(cid)")), params)
-    for index in _INDEXES:
-        conn.execute(text(index))
-    return big
-
-
-def reload(conn: Connection, ids: Sequence[int], big: int, now: datetime) -> None:
-    """Put the customers ``ids`` and everything of theirs back exactly as :func:`load` made them."""
-    params = {"ids": list(ids), "now": now, "big": big, "big_logins": BIG_LOGINS}
-    for delete in _DELETES:
-        conn.execute(text(delete), params)
-    for insert in _INSERTS:
-        conn.execute(text(insert.format(cids="unnest(CAST(:ids AS bigint[])) AS g(cid)")), params)
-
-
-def vacuum_analyze(engine: Engine) -> None:
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in TABLES:
-            conn.execute(text(f"VACUUM ANALYZE {table}"))
 
 
 # The baselines ------------------------------------------------------------------------------
@@ -335,58 +213,6 @@ def erase_with_troth(
     return target.erase(conn, {"email": list(emails)}, now=now, hash_key=key, report=False)
 
 
-# The database -------------------------------------------------------------------------------
-
-
-@contextmanager
-def bench_database(url: str) -> Iterator[Engine]:
-    """An engine on a fresh database ``troth_bench`` beside the URL's (or, without the right to
-    create databases, a fresh schema ``troth_bench`` in it), dropped afterwards."""
-    admin = make_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_NAME} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_NAME}"))
-        as_database = True
-    except SQLAlchemyError:
-        as_database = False
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {BENCH_NAME} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {BENCH_NAME}"))
-    parsed = make_url(url)
-    if as_database:
-        bench_url = parsed.set(database=BENCH_NAME)
-    else:
-        bench_url = parsed.update_query_dict({"options": f"-csearch_path={BENCH_NAME}"})
-    engine = make_engine(bench_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if as_database:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_NAME} WITH (FORCE)"))
-            else:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {BENCH_NAME} CASCADE"))
-        admin.dispose()
-
-
-def _unreachable(url: str) -> str | None:
-    """Why PostgreSQL at ``url`` cannot be used, or None when it can."""
-    try:
-        engine = make_engine(url, connect_args={"connect_timeout": 3})
-    except Exception as exc:  # a bad URL or a missing driver: the same outcome, say which
-        return f"{type(exc).__name__}: {exc}"
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure to reach the server means the same thing here
-        return f"PostgreSQL is not reachable at {display_url(url)} ({type(exc).__name__})"
-    finally:
-        engine.dispose()
-    return None
-
-
 # Measuring ----------------------------------------------------------------------------------
 
 
@@ -403,13 +229,6 @@ def _erased(conn: Connection, ids: Sequence[int]) -> None:
     assert left == 0, f"{left} rows were left unerased"
 
 
-def _turns(rounds: int) -> Iterator[tuple[int, bool]]:
-    """(round, troth first?) — the two sides swap places every round, so drift in the machine's
-    load falls on both alike."""
-    for n in range(rounds):
-        yield n, n % 2 == 0
-
-
 def big_erasure(
     engine: Engine, target: Target, big: int, now: datetime
 ) -> tuple[list[float], list[float]]:
@@ -421,9 +240,8 @@ def big_erasure(
         "per-row": lambda conn: erase_per_row(conn, emails, now, HASH_KEY),
     }
     spent: dict[str, list[float]] = {"troth": [], "per-row": []}
-    for n, troth_first in _turns(ERASE_ROUNDS + 1):
-        order = ["troth", "per-row"] if troth_first else ["per-row", "troth"]
-        for side in order:
+    for n in range(ERASE_ROUNDS + 1):
+        for side in pg.in_turn(["troth", "per-row"], n):
             with engine.begin() as conn:
                 reload(conn, [big], big, now)
             began = time.perf_counter()
@@ -445,8 +263,7 @@ def access(engine: Engine, target: Target, cids: Sequence[int]) -> tuple[list[fl
     with engine.connect() as conn:
         for n, cid in enumerate(cids):
             email = email_of(cid)
-            order = ["troth", "by hand"] if n % 2 == 0 else ["by hand", "troth"]
-            for side in order:
+            for side in pg.in_turn(["troth", "by hand"], n):
                 began = time.perf_counter()
                 with conn.begin():
                     if side == "troth":
@@ -464,9 +281,8 @@ def batch_erasure(
     slice of customers (``2 * BATCH_ROUNDS`` slices), taking turns."""
     spent: dict[str, list[float]] = {"troth": [], "set-based": []}
     pieces = iter(slices)
-    for _, troth_first in _turns(BATCH_ROUNDS):
-        order = ["troth", "set-based"] if troth_first else ["set-based", "troth"]
-        for side in order:
+    for n in range(BATCH_ROUNDS):
+        for side in pg.in_turn(["troth", "set-based"], n):
             ids = next(pieces)
             emails = [email_of(c) for c in ids]
             began = time.perf_counter()
@@ -481,26 +297,16 @@ def batch_erasure(
     return spent["troth"], spent["set-based"]
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:,.1f} ms"
-
-
-def run(url: str, customers: int) -> list[tuple[str, str, str, str, str]]:
+def run(url: str, customers: int) -> list[pg.Result]:
     """Load the database, measure the three cases; rows of (case, troth, baseline, ratio, aim)."""
     now = datetime.now(UTC).replace(microsecond=0)
-    with bench_database(url) as engine:
+    with pg.bench_database(url, BENCH_NAME) as engine:
         began = time.perf_counter()
         with engine.begin() as conn:
             big = load(conn, customers, now)
-        vacuum_analyze(engine)
+        pg.vacuum_analyze(engine, TABLES)
         loaded = time.perf_counter() - began
-        with engine.connect() as conn:
-            version = conn.execute(text("SHOW server_version")).scalar_one()
+        version = pg.server_version(engine)
         print(
             f"datasets: PostgreSQL {version}, {customers:,} customers and one with "
             f"{BIG_LOGINS:,} logins, loaded and analysed in {loaded:.1f} s"
@@ -525,8 +331,8 @@ def run(url: str, customers: int) -> list[tuple[str, str, str, str, str]]:
         (
             f"erase 1 customer with {BIG_LOGINS:,} logins, commit included "
             f"(median / best of {ERASE_ROUNDS})",
-            f"{_ms(t_med)} / {_ms(min(troth_big))}",
-            f"per-row: {_ms(b_med)} / {_ms(min(per_row_big))}",
+            f"{pg.ms(t_med)} / {pg.ms(min(troth_big))}",
+            f"per-row: {pg.ms(b_med)} / {pg.ms(min(per_row_big))}",
             f"{b_med / t_med:.1f}x faster",
             f"< 300 ms: {'met' if t_med < 0.3 else 'NOT met'}",
         )
@@ -535,14 +341,14 @@ def run(url: str, customers: int) -> list[tuple[str, str, str, str, str]]:
     rows.append(
         (
             f"access 1 customer (p50 / p95 of {len(sample)})",
-            f"{_ms(t50)} / {_ms(_percentile(troth_access, 0.95))}",
-            f"by hand: {_ms(b50)} / {_ms(_percentile(hand_access, 0.95))}",
+            f"{pg.ms(t50)} / {pg.ms(pg.percentile(troth_access, 0.95))}",
+            f"by hand: {pg.ms(b50)} / {pg.ms(pg.percentile(hand_access, 0.95))}",
             f"{t50 / b50:.2f}x time",
             f"p50 < 50 ms: {'met' if t50 < 0.05 else 'NOT met'}",
         )
     )
-    t_rate = batch / statistics.median(troth_batch)
-    b_rate = batch / statistics.median(hand_batch)
+    t_rate = pg.rate(batch, troth_batch)
+    b_rate = pg.rate(batch, hand_batch)
     rows.append(
         (
             f"erase {batch:,} customers in one transaction (median of {BATCH_ROUNDS})",
@@ -552,28 +358,23 @@ def run(url: str, customers: int) -> list[tuple[str, str, str, str, str]]:
             f">= 0.5x: {'met' if t_rate / b_rate >= 0.5 else 'NOT met'}",
         )
     )
-    print(f"datasets: Target reflected the tables in {_ms(reflected)} (once, untimed below)")
+    print(f"datasets: Target reflected the tables in {pg.ms(reflected)} (once, untimed below)")
     for name, runs in [
         ("erase 1 big, troth", troth_big),
         ("erase 1 big, per-row", per_row_big),
         (f"erase {batch:,}, troth", troth_batch),
         (f"erase {batch:,}, set-based", hand_batch),
     ]:
-        print(f"datasets: {name}, each run (s): {' '.join(f'{t:.3f}' for t in runs)}")
+        print(f"datasets: {name}, each run (s): {pg.each_run(runs, 3)}")
     return rows
 
 
 def main() -> int:
-    url = os.environ.get("TROTH_BENCH_POSTGRES_URL", DEFAULT_URL)
     customers = int(os.environ.get("TROTH_BENCH_CUSTOMERS", "100000"))
-    reason = _unreachable(url)
-    if reason is not None:
-        print(f"datasets: skipped: {reason}; start one or set TROTH_BENCH_POSTGRES_URL")
+    url = pg.server_url("datasets")
+    if url is None:
         return 0
-    rows = run(url, customers)
-    print(f"{'case':<66}{'troth':>24}  {'baseline (same run)':<36}{'ratio':>13}  aim")
-    for case, troth_value, baseline, ratio, aim in rows:
-        print(f"{case:<66}{troth_value:>24}  {baseline:<36}{ratio:>13}  {aim}")
+    pg.print_table(run(url, customers), (66, 24, 36, 13))
     return 0
 
 

@@ -22,33 +22,29 @@ since a batch's row locks are held until its commit.
 
 Run with ``make bench`` or alone: ``.venv/bin/python bench/retention.py``. The server comes from
 TROTH_BENCH_POSTGRES_URL; the bench creates (and afterwards drops) a database
-``troth_bench_retention`` there, or, without the right to create one, a schema of that name.
+``troth_bench_retention`` there, or, without the right to create one, a schema of that name
+(``bench/pg.py``).
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pg  # bench/pg.py, beside this file
 from sqlalchemy import Connection, Engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from troth.datasets import Target, read_datasets
 from troth.datasets.sweep import sweep_dataset
 from troth.declaration import Policy, load_policy
-from troth.store import display_url, make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "examples" / "kestrel" / "privacy.yaml"
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_NAME = "troth_bench_retention"
 BATCH = 1000
 ROUNDS = 2  # each side runs this many times, taking turns
@@ -101,7 +97,7 @@ def load(engine: Engine, rows: int, now: datetime) -> None:
                 {"now": now, "first": first, "last": last},
             )
         conn.execute(text("ALTER TABLE event ADD PRIMARY KEY (id)"))
-    vacuum_analyze(engine)
+    pg.vacuum_analyze(engine, ["event"])
 
 
 def restore(engine: Engine, rows: int, now: datetime) -> None:
@@ -115,12 +111,7 @@ def restore(engine: Engine, rows: int, now: datetime) -> None:
             ),
             {"now": now, "first": 1, "last": rows},
         )
-    vacuum_analyze(engine)
-
-
-def vacuum_analyze(engine: Engine) -> None:
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE event"))
+    pg.vacuum_analyze(engine, ["event"])
 
 
 def counts(engine: Engine, now: datetime) -> tuple[int, int]:
@@ -217,67 +208,17 @@ class LockClock:
         self.longest, self.started = 0.0, None
 
 
-@contextmanager
-def bench_database(url: str) -> Iterator[Engine]:
-    """An engine on a fresh database ``troth_bench_retention`` beside the URL's (or, without the
-    right to create databases, a fresh schema of that name in it), dropped afterwards."""
-    admin = make_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_NAME} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_NAME}"))
-        as_database = True
-    except SQLAlchemyError:
-        as_database = False
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {BENCH_NAME} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {BENCH_NAME}"))
-    parsed = make_url(url)
-    if as_database:
-        bench_url = parsed.set(database=BENCH_NAME)
-    else:
-        bench_url = parsed.update_query_dict({"options": f"-csearch_path={BENCH_NAME}"})
-    engine = make_engine(bench_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if as_database:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_NAME} WITH (FORCE)"))
-            else:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {BENCH_NAME} CASCADE"))
-        admin.dispose()
-
-
-def unreachable(url: str) -> str | None:
-    """Why PostgreSQL at ``url`` cannot be used, or None when it can."""
-    try:
-        engine = make_engine(url, connect_args={"connect_timeout": 3})
-    except Exception as exc:  # a bad URL or a missing driver: the same outcome, say which
-        return f"{type(exc).__name__}: {exc}"
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure to reach the server means the same thing here
-        return f"PostgreSQL is not reachable at {display_url(url)} ({type(exc).__name__})"
-    finally:
-        engine.dispose()
-    return None
-
-
-def run(url: str, rows: int, rounds: int = ROUNDS) -> list[tuple[str, str, str, str, str]]:
+def run(url: str, rows: int, rounds: int = ROUNDS) -> list[pg.Result]:
     """Load the table and measure both sides ``rounds`` times each, taking turns; rows of (case,
     troth, baseline, ratio, aim)."""
     now = datetime.now(UTC).replace(microsecond=0)
     policy = load_policy(POLICY)
     (dataset,) = read_datasets(DATASET, "events.yaml")
-    with bench_database(url) as engine:
+    with pg.bench_database(url, BENCH_NAME) as engine:
         began = time.perf_counter()
         load(engine, rows, now)
         loaded = time.perf_counter() - began
-        with engine.connect() as conn:
-            version = conn.execute(text("SHOW server_version")).scalar_one()
+        version = pg.server_version(engine)
         loaded_rows, expired = counts(engine, now)
         assert loaded_rows == rows and abs(expired - 0.3 * rows) <= 1, "not the load expected"
         print(
@@ -294,8 +235,7 @@ def run(url: str, rows: int, rounds: int = ROUNDS) -> list[tuple[str, str, str, 
         spent: dict[str, list[float]] = {side: [] for side in sides}
         locks: dict[str, list[float]] = {side: [] for side in sides}
         for n in range(rounds):
-            order = list(sides) if n % 2 == 0 else list(reversed(sides))
-            for side in order:
+            for side in pg.in_turn(list(sides), n):
                 if counts(engine, now) != (rows, expired):
                     began = time.perf_counter()
                     restore(engine, rows, now)
@@ -311,11 +251,11 @@ def run(url: str, rows: int, rounds: int = ROUNDS) -> list[tuple[str, str, str, 
                     f"retention: {side}: {deleted:,} rows in {spent[side][-1]:.1f} s, "
                     f"longest batch transaction {locks[side][-1] * 1e3:.0f} ms"
                 )
-    rate = {side: expired / statistics.median(runs) for side, runs in spent.items()}
+    rate = {side: pg.rate(expired, runs) for side, runs in spent.items()}
     best = max(("raw", "subquery"), key=lambda side: rate[side])
     longest = {side: max(runs) for side, runs in locks.items()}
     for side, runs in spent.items():
-        print(f"retention: {side}, each run (s): {' '.join(f'{t:.2f}' for t in runs)}")
+        print(f"retention: {side}, each run (s): {pg.each_run(runs, 2)}")
     return [
         (
             f"delete {expired:,} expired of {rows:,} rows, batches of {BATCH:,} "
@@ -340,16 +280,11 @@ def _other(side: str) -> str:
 
 
 def main() -> int:
-    url = os.environ.get("TROTH_BENCH_POSTGRES_URL", DEFAULT_URL)
     rows = int(os.environ.get("TROTH_BENCH_RETENTION_ROWS", "10000000"))
-    reason = unreachable(url)
-    if reason is not None:
-        print(f"retention: skipped: {reason}; start one or set TROTH_BENCH_POSTGRES_URL")
+    url = pg.server_url("retention")
+    if url is None:
         return 0
-    table = run(url, rows)
-    print(f"{'case':<70}{'troth':>16}  {'baseline (same run)':<46}{'ratio':>12}  aim")
-    for case, troth_value, baseline, ratio, aim in table:
-        print(f"{case:<70}{troth_value:>16}  {baseline:<46}{ratio:>12}  {aim}")
+    pg.print_table(run(url, rows), (70, 16, 46, 12))
     return 0
 
 
