@@ -329,10 +329,47 @@ def test_a_sweep_stopped_half_way_and_run_again_ends_as_one_uninterrupted_run(
     with sessions() as session:
         runs = session.scalars(select(RetentionSweep).order_by(RetentionSweep.started_at)).all()
         # The stopped run says what it did, and that it did not finish.
-        assert sorted((r.finished_at is None, r.counts == {}) for r in runs) == [
-            (False, False),
-            (True, False),
+        assert sorted((r.finished_at is None, r.counts == {}, r.outcome) for r in runs) == [
+            (False, False, "finished"),
+            (True, False, "failed"),
         ]
+        [failed] = audit_events(session, "retention.sweep_failed")
+        assert failed.details["error"] == "RuntimeError" and failed.details["batches"] == 3
+        assert (
+            sum(
+                n
+                for rules in failed.details["counts"].values()
+                for actions in rules.values()
+                for n in actions.values()
+            )
+            == 3 * 4
+        )
+
+
+def test_a_run_whose_process_died_is_recorded_by_the_next_sweep(
+    sessions: sessionmaker[Session], kestrel_policy: Policy
+) -> None:
+    from troth.retention.sweep import STALE_AFTER
+
+    counts = {"vault": {"inquiries": {"delete": 8}}}
+    with sessions.begin() as session:
+        session.add(
+            RetentionSweep(id="died", started_at=YEAR_AFTER - STALE_AFTER - DAY, counts=counts)
+        )
+        # one that started an hour ago may still be running: left alone
+        session.add(RetentionSweep(id="running", started_at=YEAR_AFTER - DAY / 24, counts={}))
+    sweep_vault(sessions, kestrel_policy, YEAR_AFTER)
+    with sessions() as session:
+        outcomes = {
+            r.id: (r.outcome, r.finished_at) for r in session.scalars(select(RetentionSweep))
+        }
+        [event] = audit_events(session, "retention.sweep_interrupted")
+    assert outcomes["died"] == ("interrupted", None)
+    assert outcomes["running"] == (None, None)
+    assert [o for i, o in outcomes.items() if i not in ("died", "running")] == [
+        ("finished", YEAR_AFTER)
+    ]
+    assert event.details["sweep_id"] == "died" and event.details["counts"] == counts
 
 
 def test_the_sweep_reports_progress(

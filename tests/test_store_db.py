@@ -89,7 +89,7 @@ def test_upgrade_creates_the_tables_and_is_idempotent(sqlite_url: str) -> None:
     assert {"policy_versions", "audit_events", "alembic_version"} <= tables
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
-            ("0013",)
+            ("0014",)
         ]
     engine.dispose()
 

@@ -72,7 +72,9 @@ class RetentionAggregate(Base):
 class RetentionSweep(Base):
     """One run of the retention sweep. ``counts`` is ``{source: {rule: {action: n}}}``, written
     in the same transaction as each batch, so a run that was stopped half-way still says what
-    it did; ``finished_at`` is empty for such a run (or one still going)."""
+    it did; ``finished_at`` is empty for such a run (or one still going). ``outcome`` says how it
+    ended: empty while it runs, ``finished``, ``failed`` (an error it recorded itself) or
+    ``interrupted`` (found unfinished by a later sweep: the process died)."""
 
     __tablename__ = "retention_sweeps"
 
@@ -80,3 +82,4 @@ class RetentionSweep(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    outcome: Mapped[str | None] = mapped_column(String(16))

@@ -23,16 +23,20 @@ its next batch.
   declaration) is deleted by the sweep.
 
 Each run is recorded in ``retention_sweeps`` (its counts written with each batch) and ends with
-one audit event ``retention.swept``: counts per source, rule and action, no personal data.
+one audit event ``retention.swept``: counts per source, rule and action, no personal data. A run
+that fails records ``retention.sweep_failed`` (the error's type, and the counts so far) before the
+error goes on; a run whose process died is found by the next sweep at least
+:data:`STALE_AFTER` after it started, and recorded as ``retention.sweep_interrupted``.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, not_, select, update
@@ -48,10 +52,15 @@ from troth.vault.models import VaultItem
 from .holds import active_holds, vault_hold_condition
 from .models import RetentionAggregate, RetentionSweep
 
+log = logging.getLogger(__name__)
+
 SWEEP_ACTOR = Actor.system("troth.retention.sweep")
 SOURCE = "vault"
 DEFAULT_BATCH = 1000
 ACTIONS = ("delete", "anonymize", "isolate")
+# An unfinished run older than this, when a sweep starts, is taken to have died (a sweep of ten
+# million rows takes minutes; the daily schedule starts the next one a day later).
+STALE_AFTER = timedelta(hours=6)
 
 # Called after each batch with the items acted on so far and the number due when the sweep began.
 Progress = Callable[[int, int], None]
@@ -259,7 +268,103 @@ def sweep_vault(
         raise ValueError("batch_size must be at least 1")
     report = SweepReport(sweep_id=str(uuid.uuid4()), started_at=now)
     with write_scope(sessions) as session:
+        _close_interrupted(session, policy, now, actor)
         session.add(RetentionSweep(id=report.sweep_id, started_at=now, counts={}))
+    try:
+        _run(sessions, policy, now, report, batch_size, progress, datasets, keyring)
+    except Exception as exc:
+        _record_failure(sessions, policy, now, actor, report, exc)
+        raise
+    with write_scope(sessions) as session:
+        _left_behind(session, policy, now, report)
+        sweep = session.get(RetentionSweep, report.sweep_id)
+        assert sweep is not None
+        sweep.counts = report.as_json()["counts"]
+        sweep.finished_at = now
+        sweep.outcome = "finished"
+        report.finished_at = now
+        record_event(
+            session,
+            actor=actor,
+            action="retention.swept",
+            policy_version=policy.version,
+            details=report.as_json() | {"batches": report.batches},
+            now=now,
+        )
+    return report
+
+
+def _close_interrupted(session: Session, policy: Policy, now: datetime, actor: Actor) -> None:
+    """Record the runs that started long ago and never ended (their process died)."""
+    stale = session.scalars(
+        select(RetentionSweep).where(
+            RetentionSweep.finished_at.is_(None),
+            RetentionSweep.outcome.is_(None),
+            RetentionSweep.started_at < now - STALE_AFTER,
+        )
+    ).all()
+    for run in stale:
+        run.outcome = "interrupted"
+        record_event(
+            session,
+            actor=actor,
+            action="retention.sweep_interrupted",
+            policy_version=policy.version,
+            details={
+                "sweep_id": run.id,
+                "started_at": run.started_at.isoformat(),
+                "counts": run.counts,
+            },
+            now=now,
+        )
+
+
+def _record_failure(
+    sessions: sessionmaker[Session],
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    report: SweepReport,
+    exc: Exception,
+) -> None:
+    """Record that the run failed, with what it did before; the error itself goes on."""
+    try:
+        with write_scope(sessions) as session:
+            sweep = session.get(RetentionSweep, report.sweep_id)
+            if sweep is not None:
+                sweep.outcome = "failed"
+                sweep.counts = report.as_json()["counts"]
+            record_event(
+                session,
+                actor=actor,
+                action="retention.sweep_failed",
+                policy_version=policy.version,
+                details={
+                    "sweep_id": report.sweep_id,
+                    "error": type(exc).__name__,
+                    "counts": report.counts,
+                    "batches": report.batches,
+                },
+                now=now,
+            )
+    except Exception as again:  # the store itself may be what failed: the next sweep finds it
+        log.warning(
+            "retention sweep %s: its failure could not be recorded (%s)",
+            report.sweep_id,
+            type(again).__name__,
+        )
+
+
+def _run(
+    sessions: sessionmaker[Session],
+    policy: Policy,
+    now: datetime,
+    report: SweepReport,
+    batch_size: int,
+    progress: Progress | None,
+    datasets: Connected | None,
+    keyring: Keyring | None,
+) -> None:
     with sessions() as session:
         total = _count_due(session, policy, now)
     done = 0
@@ -292,19 +397,3 @@ def sweep_vault(
                 batch_size=batch_size,
                 progress=progress,
             )
-    with write_scope(sessions) as session:
-        _left_behind(session, policy, now, report)
-        sweep = session.get(RetentionSweep, report.sweep_id)
-        assert sweep is not None
-        sweep.counts = report.as_json()["counts"]
-        sweep.finished_at = now
-        report.finished_at = now
-        record_event(
-            session,
-            actor=actor,
-            action="retention.swept",
-            policy_version=policy.version,
-            details=report.as_json() | {"batches": report.batches},
-            now=now,
-        )
-    return report
