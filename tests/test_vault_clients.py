@@ -335,6 +335,9 @@ def test_a_key_collect_refuses_is_refused_by_a_client_hold_too(
         (ACME, "no_such_rule", "P90D", "rule"),
         (ACME, "client_app_data", "90 days", "period"),
         (ACME, "client_app_data", "P0D", "period"),
+        (ACME, "client_app_data", "P9000Y", "period"),
+        (ACME, "client_app_data", "P99999999999999D", "period"),
+        (ACME, "client_app_data", "P1000000Y1000000M1000000W1000000DT1000000H", "period"),
     ],
 )
 def test_an_override_is_refused_by_field(
