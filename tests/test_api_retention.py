@@ -74,6 +74,7 @@ def test_a_hold_is_placed_listed_and_lifted(api: ConsentApi) -> None:
         ({"target": "user.nothing"}, "target"),
         ({"scope": "subject", "target": UNKNOWN_ID}, "target"),
         ({"scope": "dataset", "target": "Not A Key"}, "target"),
+        ({"scope": "client", "target": "Acme-Logistics"}, "target"),
         ({"scope": "everything"}, "scope"),
         ({"reason": "  "}, "reason"),
         ({"placed_by": ""}, "placed_by"),

@@ -328,6 +328,7 @@ def test_an_officer_places_and_lifts_a_hold_with_the_forms(
         ({"target": "user.shoe_size"}, "target", "'target': is not a category the declaration"),
         ({"scope": "subject", "target": "nobody"}, "target", "'target': no subject has this id"),
         ({"scope": "dataset", "target": "a.b.c"}, "target", "'target': is not a dataset key"),
+        ({"scope": "client", "target": "Acme-Logistics"}, "target", "'target': is not a client"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field(

@@ -15,7 +15,7 @@ from vault_support import CONTACT_FORM, submit
 
 from troth.declaration import Policy
 from troth.declaration.durations import Duration
-from troth.retention import lift_hold, place_hold, sweep_vault
+from troth.retention import HoldInputError, LegalHold, lift_hold, place_hold, sweep_vault
 from troth.subjects import Keyring
 from troth.vault import (
     ClientEvent,
@@ -300,6 +300,34 @@ def test_a_client_is_refused_where_no_rule_keeps_data_per_client(
 
 
 @pytest.mark.parametrize(
+    "bad", ["Acme_Logistics", "acme-logistics", "9acme", "acme..logistics", "a" * 201]
+)
+def test_a_key_collect_refuses_is_refused_by_a_client_hold_too(
+    sessions: sessionmaker[Session], kestrel_policy: Policy, keyring: Keyring, bad: str
+) -> None:
+    with sessions.begin() as session, pytest.raises(CollectionRefused) as refused:
+        app_user(session, kestrel_policy, keyring, 1, client=bad)
+    [(field, collect_message)] = refused.value.fields
+    assert field == "client"
+    with sessions.begin() as session, pytest.raises(HoldInputError) as held:
+        place_hold(
+            session,
+            kestrel_policy,
+            scope="client",
+            target=bad,
+            reason="Arbitration 2027/03",
+            placed_by="legal",
+            now=NOW,
+            actor=STAFF,
+        )
+    assert held.value.field == "client"
+    assert held.value.message == collect_message
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(LegalHold)) == 0
+        assert session.scalar(select(func.count()).select_from(VaultItem)) == 0
+
+
+@pytest.mark.parametrize(
     ("client", "rule", "period", "field"),
     [
         ("Acme", "client_app_data", "P90D", "client"),
@@ -307,6 +335,9 @@ def test_a_client_is_refused_where_no_rule_keeps_data_per_client(
         (ACME, "no_such_rule", "P90D", "rule"),
         (ACME, "client_app_data", "90 days", "period"),
         (ACME, "client_app_data", "P0D", "period"),
+        (ACME, "client_app_data", "P9000Y", "period"),
+        (ACME, "client_app_data", "P99999999999999D", "period"),
+        (ACME, "client_app_data", "P1000000Y1000000M1000000W1000000DT1000000H", "period"),
     ],
 )
 def test_an_override_is_refused_by_field(

@@ -24,8 +24,11 @@ SCOPES: Mapping[str, str] = MappingProxyType(
         ),
         "requests:read": "Read rights requests, their deadlines and timelines; list the queue.",
         "requests:write": "Take in rights requests and record that a requester was verified.",
-        "retention:read": "List legal holds.",
-        "retention:write": "Place and lift legal holds that suspend deletion.",
+        "retention:read": "List legal holds and the retention periods agreed with clients.",
+        "retention:write": (
+            "Place and lift legal holds that suspend deletion; set and clear the retention "
+            "periods agreed with clients."
+        ),
     }
 )
 

@@ -25,6 +25,7 @@ from troth.declaration import Policy
 from troth.declaration.model import KEY_PATTERN
 from troth.declaration.taxonomy import is_under
 from troth.subjects.registry import UnknownSubject, get_subject, merged_ids
+from troth.vault.clients import client_key_problem
 from troth.vault.models import VaultItem
 
 from .models import HOLD_SCOPES, LegalHold
@@ -32,7 +33,6 @@ from .models import HOLD_SCOPES, LegalHold
 VAULT = "vault"
 MAX_REASON = 2000
 MAX_WHO = 200
-CLIENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 DATASET_PATTERN = re.compile(rf"^{KEY_PATTERN}$")
 
 
@@ -75,10 +75,11 @@ def _checked_target(session: Session, policy: Policy, scope: str, target: str) -
         except UnknownSubject:
             raise HoldInputError("subject", "no subject has this id") from None
     if scope == "client":
-        if not CLIENT_PATTERN.match(target):
-            raise HoldInputError(
-                "client", "is not a client key (letters, digits, '_', '.', '-'; at most 200)"
-            )
+        # The key collect stores on a client's items (troth.vault.clients), checked the same
+        # way: a hold on a key collect would refuse could never cover anything.
+        problem = client_key_problem(target)
+        if problem is not None:
+            raise HoldInputError("client", problem)
         return target
     if scope == "category":
         if not any(is_under(declared, target) for declared in policy.categories):

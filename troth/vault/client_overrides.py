@@ -23,7 +23,7 @@ from troth.declaration.durations import Duration
 
 from .client_events import refresh_client_deadlines
 from .clients import client_key_problem, client_rules
-from .models import ClientOverride
+from .models import PERIOD_MAX_LENGTH, ClientOverride
 
 
 class OverrideRefused(ValueError):
@@ -77,6 +77,15 @@ def _checked(policy: Policy, client: str, rule: str) -> None:
         raise OverrideRefused("rule", reason + hint)
 
 
+def _computable(period: Duration, now: datetime) -> bool:
+    """Whether a deadline ``period`` after now is a date at all (not past the year 9999)."""
+    try:
+        period.add_to(now)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
 def _find(session: Session, client: str, rule: str) -> ClientOverride | None:
     return session.scalars(
         select(ClientOverride).where(ClientOverride.client == client, ClientOverride.rule == rule)
@@ -106,6 +115,8 @@ def set_override(
             raise OverrideRefused("period", str(exc)) from None
     if agreed.approx_days() == 0:
         raise OverrideRefused("period", "is zero; give the agreed period, e.g. P90D or P1Y")
+    if len(agreed.iso()) > PERIOD_MAX_LENGTH or not _computable(agreed, now):
+        raise OverrideRefused("period", "is too long: no deadline that far ahead can be computed")
     row = _find(session, client, rule)
     previous = Duration.parse(row.period) if row is not None else None
     if row is None:

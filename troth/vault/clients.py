@@ -59,3 +59,9 @@ def client_terms(session: Session, client: str) -> ClientTerms:
 def client_rules(policy: Policy) -> list[RetentionRule]:
     """The declared rules that allow a per-client override, in declaration order."""
     return [rule for rule in policy.declaration.retention if rule.per_client_override]
+
+
+def allows_override(policy: Policy, rule: str) -> bool:
+    """Whether the declaration in force lets clients agree their own period for ``rule``; a
+    period agreed under an earlier declaration is kept, but applied only while this holds."""
+    return any(declared.key == rule for declared in client_rules(policy))

@@ -23,6 +23,8 @@ from troth.store import Base, UTCDateTime
 # 64-bit keys on PostgreSQL (every form field of every submission is a row). SQLite's INTEGER
 # PRIMARY KEY is 64-bit already, and must stay INTEGER to remain the rowid.
 BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+# The longest agreed period stored (as ISO 8601: ``P90D``).
+PERIOD_MAX_LENGTH = 40
 
 
 class VaultItem(Base):
@@ -120,7 +122,7 @@ class ClientOverride(Base):
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     client: Mapped[str] = mapped_column(String(200))
     rule: Mapped[str] = mapped_column(String(200))
-    period: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(PERIOD_MAX_LENGTH))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime)
     policy_version: Mapped[str] = mapped_column(String(40))
 

@@ -20,6 +20,7 @@ from troth.apikeys import DEFAULT_TTL, KeyCache
 from ..site import API_PREFIX, Site
 from . import (
     children,
+    clients,
     consents,
     decisions,
     publications,
@@ -57,6 +58,7 @@ ROUTERS: list[APIRouter] = [
     unsubscribe.router,
     rights_requests.router,
     retention.router,
+    clients.router,
 ]
 
 _DESCRIPTION = """\

@@ -29,6 +29,9 @@ RETENTION_ROLES = (Role.admin, Role.privacy_officer, Role.auditor)
 # Isolated items (a retention rule's `isolate`) are readable by the auditor alone.
 ISOLATED_ROLES = (Role.auditor,)
 HOLD_ROLES = (Role.admin, Role.privacy_officer)
+# The retention periods agreed with clients: on the retention page for those who read it; set
+# and cleared, as holds are placed and lifted, by an officer or an admin.
+OVERRIDE_ROLES = HOLD_ROLES
 NAVIGATION = (
     ("requests", "Requests", "/requests", REQUEST_ROLES),
     ("dashboard", "Dashboard", "/dashboard", DASHBOARD_ROLES),

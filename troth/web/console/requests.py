@@ -143,6 +143,10 @@ def _clock(rights_request: Any, which: str, at: datetime) -> str:
     return time_left(due, at)
 
 
+def _no_such_request() -> ConsoleRefusal:
+    return ConsoleRefusal(404, "No such request", "There is no request with that id.")
+
+
 def _request_page(
     request: Request,
     who: SignedIn,
@@ -159,9 +163,7 @@ def _request_page(
         try:
             found = get_request(db, request_id)
         except UnknownRequest:
-            raise ConsoleRefusal(
-                404, "No such request", "There is no request with that id."
-            ) from None
+            raise _no_such_request() from None
         state = RequestState(found.state)
         which, due = next_due(found)
         # The plan says what would be done now; once the request is closed its outcome says
@@ -209,16 +211,20 @@ def _act(
     form: dict[str, str],
     request_id: str,
     done: str,
-    change: Callable[[Session], object],
+    change: Callable[[Session, datetime], object],
 ) -> Response:
-    """Check the form's CSRF token, make the change in one transaction, and show the result:
-    the request's page again, with the refusal in words if the rights domain refused."""
+    """The body every action on a request shares: check the form's CSRF token, make the change
+    (given the session and the time it happens) in one transaction, and show the result: the
+    request's page with a note of what was done, or again with the refusal in words if the
+    rights domain refused. The role was checked by the route's dependency; the rights service
+    the change calls writes the audit event and the timeline entry."""
     check_csrf(form, who.csrf_token)
+    at = now(request)
     try:
         with write_scope(site(request).sessions) as db:
-            change(db)
+            change(db, at)
     except (UnknownRequest, UnknownTask):
-        raise ConsoleRefusal(404, "No such request", "There is no request with that id.") from None
+        raise _no_such_request() from None
     except RequestInputError as exc:
         return _request_page(request, who, request_id, error=exc.message, status=400)
     except (IllegalTransition, ExtensionRefused) as exc:
@@ -248,7 +254,7 @@ def proposed_action(
                 db, keyring, found, actor=who.actor, now=at, policy_version=s.policy.version
             )
     except UnknownRequest:
-        raise ConsoleRefusal(404, "No such request", "There is no request with that id.") from None
+        raise _no_such_request() from None
     return _request_page(request, who, request_id, proposed=values)
 
 
@@ -259,14 +265,13 @@ def review_action(
     who: SignedIn = Depends(require_staff(*WORK_ROLES)),
     form: dict[str, str] = Depends(form_fields),
 ) -> Response:
-    at = now(request)
     return _act(
         request,
         who,
         form,
         request_id,
         "review",
-        lambda db: start_review(db, request_id, now=at, actor=who.actor),
+        lambda db, at: start_review(db, request_id, now=at, actor=who.actor),
     )
 
 
@@ -277,14 +282,13 @@ def approve_action(
     who: SignedIn = Depends(require_staff(*DECIDE_ROLES)),
     form: dict[str, str] = Depends(form_fields),
 ) -> Response:
-    at = now(request)
     return _act(
         request,
         who,
         form,
         request_id,
         "approve",
-        lambda db: approve(db, request_id, now=at, actor=who.actor),
+        lambda db, at: approve(db, request_id, now=at, actor=who.actor),
     )
 
 
@@ -295,7 +299,7 @@ def deny_action(
     who: SignedIn = Depends(require_staff(*DECIDE_ROLES)),
     form: dict[str, str] = Depends(form_fields),
 ) -> Response:
-    at, s, keyring = now(request), site(request), keyring_of(request)
+    s, keyring = site(request), keyring_of(request)
     reason = form.get("reason", "")
     return _act(
         request,
@@ -303,7 +307,9 @@ def deny_action(
         form,
         request_id,
         "deny",
-        lambda db: deny(db, s.policy, keyring, request_id, reason=reason, now=at, actor=who.actor),
+        lambda db, at: deny(
+            db, s.policy, keyring, request_id, reason=reason, now=at, actor=who.actor
+        ),
     )
 
 
@@ -314,7 +320,7 @@ def extend_action(
     who: SignedIn = Depends(require_staff(*DECIDE_ROLES)),
     form: dict[str, str] = Depends(form_fields),
 ) -> Response:
-    at, s, keyring = now(request), site(request), keyring_of(request)
+    s, keyring = site(request), keyring_of(request)
     reason = form.get("reason", "")
     return _act(
         request,
@@ -322,7 +328,7 @@ def extend_action(
         form,
         request_id,
         "extend",
-        lambda db: extend(
+        lambda db, at: extend(
             db, s.policy, keyring, request_id, reason=reason, now=at, actor=who.actor
         ),
     )
@@ -336,9 +342,7 @@ def task_done_action(
     who: SignedIn = Depends(require_staff(*WORK_ROLES)),
     form: dict[str, str] = Depends(form_fields),
 ) -> Response:
-    at = now(request)
-
-    def mark(db: Session) -> None:
+    def mark(db: Session, at: datetime) -> None:
         # The task must belong to the request whose page sent the form.
         if all(task.id != task_id for task in recipient_tasks(db, request_id)):
             raise UnknownTask(task_id)

@@ -1,10 +1,13 @@
 """The retention page: the plan of what expires (now and in each of the next 12 months) as a
-chart with its table, the active legal holds with forms to place and lift them, the review
-report's summary, and the report itself to download as CSV or HTML.
+chart with its table, the active legal holds with forms to place and lift them, the periods
+agreed with clients with forms to set and clear them, the review report's summary, and the
+report itself to download as CSV or HTML.
 
 The figures come from :mod:`troth.retention` (``plan_vault``, ``review_report``); holds are
-placed and lifted through its service functions, which audit them. This module parses, calls
-and draws. Downloading the report writes ``retention.report_downloaded`` (the format only).
+placed and lifted through its service functions, and agreed periods set and cleared through
+:mod:`troth.vault`'s (``set_override``, ``clear_override``), which check the input, recompute
+the client's deadlines and audit them. This module parses, calls and draws. Downloading the
+report writes ``retention.report_downloaded`` (the format only).
 """
 
 from __future__ import annotations
@@ -42,19 +45,30 @@ from troth.retention.report import Report
 from troth.staff import SignedIn
 from troth.store import write_scope
 from troth.subjects.registry import UnknownSubject
+from troth.vault import (
+    OverrideRefused,
+    UnknownOverride,
+    clear_override,
+    list_overrides,
+    set_override,
+)
+from troth.vault.clients import allows_override, client_rules
 
 from ..site import Site, site
 from .auth import PREFIX, ConsoleRefusal, check_csrf, form_fields, now, require_staff, url
 from .charts import stacked_bars
-from .pages import HOLD_ROLES, ISOLATED_ROLES, RETENTION_ROLES, render_console
+from .pages import HOLD_ROLES, ISOLATED_ROLES, OVERRIDE_ROLES, RETENTION_ROLES, render_console
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX)
 
 HOLD_FIELDS = ("scope", "target", "reason", "until")
+OVERRIDE_FIELDS = ("client", "rule", "period")
 DONE = {
     "placed": "Legal hold placed: the sweep leaves what it covers alone until it ends.",
     "lifted": "Legal hold lifted: the next sweep acts on whatever it kept that is due.",
+    "agreed": "Agreed period set: the client's items under the rule have new deadlines at once.",
+    "cleared": "Agreed period cleared: the client's items are back on the rule's own period.",
 }
 FORMATS = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
 
@@ -101,12 +115,26 @@ def parse_until(text: str) -> datetime | None:
     return moment
 
 
+def done_note(request: Request) -> str | None:
+    """What a done action says on the page, after the redirect; with how many items got a new
+    deadline when an agreed period was set or cleared."""
+    done = request.query_params.get("done", "")
+    note = DONE.get(done)
+    items = request.query_params.get("items", "")
+    if note is not None and done in ("agreed", "cleared") and items.isdigit():
+        n = int(items)
+        note += f" {n} item{'s' if n != 1 else ''} got a new deadline."
+    return note
+
+
 def _page(
     request: Request,
     who: SignedIn,
     *,
     errors: dict[str, str] | None = None,
     form: dict[str, str] | None = None,
+    override_errors: dict[str, str] | None = None,
+    override_form: dict[str, str] | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -117,6 +145,10 @@ def _page(
         plan = plan_vault(db, s.policy, at)
         report = review_report(db, s.policy, at)
         holds = active_holds(db, at)
+        overrides = [
+            {"row": row, "applied": allows_override(s.policy, row.rule)}
+            for row in list_overrides(db)
+        ]
         unreachable = _with_datasets(s, db, plan, report)
     rows = [
         {
@@ -137,8 +169,13 @@ def _page(
         "can_hold": who.role in HOLD_ROLES,
         "errors": errors or {},
         "form": {name: (form or {}).get(name, "") for name in HOLD_FIELDS},
+        "overrides": overrides,
+        "client_rules": client_rules(s.policy),
+        "can_override": who.role in OVERRIDE_ROLES,
+        "override_errors": override_errors or {},
+        "override_form": {name: (override_form or {}).get(name, "") for name in OVERRIDE_FIELDS},
         "error": error or unreachable,
-        "done": DONE.get(request.query_params.get("done", "")),
+        "done": done_note(request),
         **plan_chart(plan),
     }
     return render_console(request, "console/retention.html", context, status_code=status)
@@ -209,8 +246,8 @@ def report_html_download(
     return _download(request, who, "html")
 
 
-def _done(request: Request, done: str) -> Response:
-    query = urlencode({"done": done})
+def _done(request: Request, done: str, items: int | None = None) -> Response:
+    query = urlencode({"done": done} | ({"items": items} if items is not None else {}))
     return RedirectResponse(url(request, f"/retention?{query}"), status_code=303)
 
 
@@ -278,6 +315,58 @@ def lift_hold_action(
     except HoldAlreadyLifted as exc:
         return _page(request, who, error=str(exc), status=409)
     return _done(request, "lifted")
+
+
+@router.post("/retention/overrides", name="console_retention_set_override")
+def set_override_action(
+    request: Request,
+    who: SignedIn = Depends(require_staff(*OVERRIDE_ROLES)),
+    form: dict[str, str] = Depends(form_fields),
+) -> Response:
+    """Set (or change) the period agreed with a client for a rule that allows one."""
+    check_csrf(form, who.csrf_token)
+    given = {name: form.get(name, "").strip() for name in OVERRIDE_FIELDS}
+    s, at = site(request), now(request)
+    try:
+        with write_scope(s.sessions) as db:
+            changed = set_override(
+                db,
+                s.policy,
+                client=given["client"],
+                rule=given["rule"],
+                period=given["period"],
+                now=at,
+                actor=who.actor,
+            )
+    except OverrideRefused as exc:
+        errors = {exc.field: f"'{exc.field}': {exc.message}"}
+        return _page(request, who, override_errors=errors, override_form=given, status=400)
+    return _done(request, "agreed", changed.items_updated)
+
+
+@router.post("/retention/overrides/{client}/{rule}/clear", name="console_retention_clear_override")
+def clear_override_action(
+    request: Request,
+    client: str,
+    rule: str,
+    who: SignedIn = Depends(require_staff(*OVERRIDE_ROLES)),
+    form: dict[str, str] = Depends(form_fields),
+) -> Response:
+    """Clear the period agreed with a client for a rule: back to the rule's own."""
+    check_csrf(form, who.csrf_token)
+    s, at = site(request), now(request)
+    try:
+        with write_scope(s.sessions) as db:
+            changed = clear_override(
+                db, s.policy, client=client, rule=rule, now=at, actor=who.actor
+            )
+    except OverrideRefused as exc:
+        return _page(request, who, error=str(exc), status=400)
+    except UnknownOverride:
+        raise ConsoleRefusal(
+            404, "No such agreed period", "No period is agreed with that client for that rule."
+        ) from None
+    return _done(request, "cleared", changed.items_updated)
 
 
 @router.get("/retention/isolated", name="console_retention_isolated")
