@@ -32,6 +32,8 @@ from troth.retention import (
     sweep_vault,
 )
 from troth.retention import sweep as sweep_module
+from troth.rights.bundle import collect_data
+from troth.rights.bundle import summary_html as build_summary
 from troth.store import make_sessionmaker
 from troth.subjects import Keyring
 from troth.vault import ChildHold, VaultItem, items_of, record_subject_event
@@ -138,6 +140,14 @@ def test_isolate_moves_items_out_of_reach_once(
         assert {i.isolated_at for i in session.scalars(select(VaultItem))} == {five_years}
     assert sweep_vault(sessions, kestrel_policy, five_years + 30 * DAY).total() == 0
     assert count_items(sessions, client) == 2
+    # Out of every staff read, but not out of the person's own access export (P10).
+    with sessions() as session:
+        data = collect_data(session, kestrel_policy, keyring, client, five_years + DAY)
+    assert [(i["value"], i["isolated_at"]) for i in data["items"]] == [
+        (NAME, five_years.isoformat()),
+        (CONTACT_FORM[1]["value"], five_years.isoformat()),
+    ]
+    assert "archived since" in build_summary(kestrel_policy, data)
     # A later declaration that deletes at the deadline deletes what was isolated.
     deleting = with_rule("project_data", action="delete")
     later = sweep_vault(sessions, deleting, five_years + 31 * DAY)

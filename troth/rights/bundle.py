@@ -46,6 +46,7 @@ CSV_COLUMNS = (
     "collection_point",
     "retention_rule",
     "retain_until",
+    "isolated_at",
 )
 
 
@@ -72,14 +73,17 @@ def item_json(item: StoredItem) -> dict[str, Any]:
         "retention_rule": item.retention_rule,
         "retain_until": item.retain_until.isoformat() if item.retain_until else None,
         "waiting_for": item.waiting_for,
+        "isolated_at": item.isolated_at.isoformat() if item.isolated_at else None,
     }
 
 
 def collect_data(
     session: Session, policy: Policy, keyring: Keyring, subject_id: str, now: datetime
 ) -> dict[str, Any]:
-    """Everything held about the subject, as ``data.json`` states it."""
-    items = items_of(session, keyring, subject_id)
+    """Everything held about the subject, as ``data.json`` states it. Items a retention rule
+    isolated are included (P10: everything held), marked with ``isolated_at``: isolation keeps
+    them from staff, not from the person they are about."""
+    items = items_of(session, keyring, subject_id, include_isolated=True)
     planned = [PlannedItem(i.id, i.category, i.purpose) for i in items]
     recipients = []
     for notice in recipients_for(policy, planned):
@@ -132,7 +136,8 @@ def _csv(rows: list[dict[str, Any]], columns: Sequence[str] = CSV_COLUMNS) -> st
     return out.getvalue()
 
 
-def _summary(policy: Policy, data: dict[str, Any]) -> str:
+def summary_html(policy: Policy, data: dict[str, Any]) -> str:
+    """The readable summary (summary.html) of ``data``."""
     e = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -150,6 +155,8 @@ def _summary(policy: Policy, data: dict[str, Any]) -> str:
         category = policy.categories.get(item["category"])
         label = category.name if category is not None else item["category"]
         until = item["retain_until"] or f"after {item['waiting_for']}"
+        if item.get("isolated_at"):
+            until = f"archived since {item['isolated_at']}, out of our staff's reach"
         parts.append(
             f"<tr><td>{e(label)}</td><td>{e(item['value'])}</td><td>{e(item['purpose'])}</td>"
             f"<td>{e(item['collected_at'])}</td><td>{e(str(until))}</td></tr>"
@@ -202,7 +209,7 @@ def build_bundle(policy: Policy, data: dict[str, Any]) -> bytes:
             for collection, rows in collections.items():
                 if rows:
                     archive.writestr(f"datasets/{key}/{collection}.csv", _csv(rows, list(rows[0])))
-        archive.writestr("summary.html", _summary(policy, data))
+        archive.writestr("summary.html", summary_html(policy, data))
     return out.getvalue()
 
 

@@ -31,6 +31,8 @@ class StoredItem:
     retention_rule: str
     retain_until: datetime | None
     waiting_for: str | None
+    # set when a retention rule isolated the item (archived, out of every staff read)
+    isolated_at: datetime | None = None
 
 
 def items_of(
@@ -48,7 +50,8 @@ def items_of(
     Items a hold keeps unusable (a child's data awaiting a parent's consent, or isolated) are
     left out unless ``include_held``: that is for the subject's own access or erasure, never
     for use. Items a retention sweep isolated (``isolated_at``) are left out unless
-    ``include_isolated``: that is only for an auditor's read (docs/retention.md).
+    ``include_isolated``: that is only for an auditor's read and the subject's own access
+    export (docs/retention.md).
 
     Raises :class:`~troth.subjects.registry.ShreddedSubject` when a key needed is destroyed,
     and :class:`~troth.subjects.TamperedError` when a value was altered.
@@ -90,6 +93,7 @@ def items_of(
                 retention_rule=item.retention_rule,
                 retain_until=item.retain_until,
                 waiting_for=item.waiting_for,
+                isolated_at=item.isolated_at,
             )
         )
     return found
