@@ -41,7 +41,9 @@ from sweep_support import (
 
 from troth.datasets import Dataset, Target, is_keyed_hash, isolation, keyed_hash, read_datasets
 from troth.datasets.holds import Holds
-from troth.datasets.sweep import plan_dataset, review_rows, sweep_dataset, sweep_problems
+from troth.datasets.review import plan_dataset, review_rows
+from troth.datasets.sweep import sweep_dataset
+from troth.datasets.units import sweep_problems
 from troth.declaration import Policy, read_declaration
 from troth.store import display_url, make_engine
 from troth.subjects import TamperedError

@@ -1,11 +1,9 @@
 """Retention sweeps over a company database: what each rule's clock has run out on, acted on in
 bounded batches (P17–P20).
 
-A dataset field under a retention rule (``troth: {retention: RULE}``) has a clock: the field's or
-its collection's ``timestamp`` column. A row's field has *expired* when that column is not NULL
-and earlier than now minus the rule's period (NULL: the clock has not started). The fields of a
-collection are grouped into *units*, one per rule and clock column, and each unit is acted on as
-its rule says:
+The fields of a collection under one retention rule and clock column form a *unit*
+(:mod:`troth.datasets.units`, which also says when a row's field has expired and which fields a
+sweep cannot act on). Each unit is acted on as its rule says:
 
 - ``delete``: each expired field gets its mask (``nullify``, ``fixed``, ``hash``); when the unit
   has a ``delete_row`` field, the expired row is deleted, unless another field of the row is still
@@ -25,27 +23,26 @@ and are *not yet acted on* (a nullified column is NULL, a hashed one already hol
 deleted row is gone), in primary-key order after the last batch, then one UPDATE or DELETE of
 those keys, committed on its own. No lock is held longer than one batch, and a sweep that dies is
 finished by running it again: what was done is not done twice, and the end state is the same.
+
+What a sweep would do, and what each rule holds now, are counted in
+:mod:`troth.datasets.review`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import pairwise
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
-    Date,
     DateTime,
-    String,
     Table,
     and_,
     bindparam,
-    case,
     cast,
     delete,
     false,
@@ -61,20 +58,18 @@ from sqlalchemy import (
 )
 
 from troth.declaration import Policy
-from troth.declaration.durations import month_ends
 from troth.declaration.model import RetentionRule
-from troth.declaration.problems import Path, Problem
 
 from . import isolation
 from .anonymize import Treatment, treatment
 from .hashing import HASH_LENGTH, HASH_PREFIX, is_keyed_hash, keyed_hash
 from .holds import NO_HOLDS, Holds, PrimaryKeys
 from .isolation import Seal
-from .model import Collection, Dataset, Field
+from .model import Collection, Field
 from .run import Target
+from .units import Unit, is_date, is_text, units_of
 
 Progress = Callable[[int, int], None]
-MONTHS = 12
 
 
 @dataclass(frozen=True)
@@ -117,220 +112,7 @@ class SweepCounts:
         }
 
 
-@dataclass(frozen=True)
-class RuleReview:
-    """What one rule holds in a dataset now, for the annual review (P20): rows that still hold
-    data under it, how many of them are past the period (a sweep is due), how many have no clock
-    yet, and the oldest clock among them."""
-
-    rows: int = 0
-    overdue: int = 0
-    unstarted: int = 0
-    oldest: datetime | None = None
-    isolated: int = 0  # rows whose values the rule moved to troth_isolated
-
-
-# -- units: the fields of a collection under one rule and clock ------------------------------
-
-
-@dataclass(frozen=True)
-class _Issue:
-    collection: str
-    field: str
-    rule: str | None
-    path: Path
-    severity: Literal["error", "warning"]
-    message: str
-
-
-@dataclass(frozen=True)
-class _Unit:
-    collection: Collection
-    rule: RetentionRule
-    stamp: str
-    fields: tuple[Field, ...]  # the fields the sweep can act on (no error found)
-    # fields under the rule and clock that the sweep cannot act on (isolate, say): the plan and
-    # the review still count their rows
-    idle: tuple[Field, ...] = ()
-
-
-def _clock_of_others(collection: Collection, f: Field) -> bool:
-    """Whether ``f``'s column is the clock of a unit other than ``f``'s own: writing it would
-    move that clock."""
-    own = (f.retention, f.timestamp or collection.timestamp)
-    return any(
-        (g.timestamp or collection.timestamp) == f.name and (g.retention, f.name) != own
-        for g in collection.fields
-        if g.retention is not None
-    )
-
-
-def _is_text(column: Column[Any]) -> bool:
-    return isinstance(column.type, String)
-
-
-def _is_date(column: Column[Any]) -> bool:
-    return isinstance(column.type, Date | DateTime)
-
-
-def _holds_hash(column: Column[Any]) -> bool:
-    length = getattr(column.type, "length", None)
-    return _is_text(column) and (length is None or length >= HASH_LENGTH)
-
-
-def _units(
-    dataset: Dataset,
-    policy: Policy,
-    tables: dict[str, Table] | None = None,
-    dialect: str = "",
-) -> tuple[list[_Unit], list[_Issue]]:
-    """The units of ``dataset`` and every problem found with its fields; with ``tables`` (the
-    reflected database), the columns are checked too."""
-    units: list[_Unit] = []
-    issues: list[_Issue] = []
-    found_by = _found_by(dataset)
-    for collection in dataset.collections:
-        table = tables[collection.name] if tables is not None else None
-        groups: dict[tuple[str, str], tuple[list[Field], list[Field]]] = {}
-        for f in collection.fields:
-            if f.retention is None:
-                continue
-            found = _field_problem(collection, f, policy, table, dialect, found_by)
-            rule = policy.retention_rules.get(f.retention)
-            stamp = f.timestamp or collection.timestamp
-            clocked = (
-                f.personal
-                and rule is not None
-                and stamp is not None
-                and (table is None or stamp in table.c)
-            )
-            if found is not None:
-                severity, message = found
-                where = f"{collection.name}.{f.name}"
-                issues.append(
-                    _Issue(collection.name, f.name, f.retention, f.path, severity,
-                           f"{where}: {message}")
-                )  # fmt: skip
-            if clocked:
-                assert rule is not None and stamp is not None
-                active, idle = groups.setdefault((rule.key, stamp), ([], []))
-                (active if found is None else idle).append(f)
-        for (key, stamp), (active, idle) in groups.items():
-            rule = policy.retention_rules[key]
-            units.append(_Unit(collection, rule, stamp, tuple(active), tuple(idle)))
-    return units, issues
-
-
-def _found_by(dataset: Dataset) -> set[tuple[str, str]]:
-    """The columns rows are found by: identities, and both ends of every reference."""
-    found = {(c.name, f.name) for c in dataset.collections for f in c.identities}
-    for edge in dataset.edges:
-        found.add((edge.source, edge.source_field))
-        found.add((edge.target, edge.target_field))
-    return found
-
-
-def _field_problem(
-    collection: Collection,
-    f: Field,
-    policy: Policy,
-    table: Table | None,
-    dialect: str,
-    found_by: set[tuple[str, str]],
-) -> tuple[Literal["error", "warning"], str] | None:
-    """Why the sweep cannot carry out ``f``'s retention rule, or None when it can."""
-    if not f.personal:
-        return (
-            "warning",
-            f"falls under retention rule {f.retention} but holds no personal data (no user "
-            "category); retention sweeps leave it alone",
-        )
-    rule = policy.retention_rules.get(f.retention or "")
-    if rule is None:
-        return (
-            "error",
-            f"names retention rule {f.retention}, which the declaration does not declare",
-        )
-    stamp = f.timestamp or collection.timestamp
-    if stamp is None:
-        return (
-            "error",
-            f"retention rule {rule.key} has no clock here: give the field or its collection a "
-            "troth timestamp (the column its period counts from)",
-        )
-    if table is not None and stamp not in table.c:
-        return "error", f"the clock column {stamp} of retention rule {rule.key} is not in the table"
-    if rule.action == "isolate" and f.mask == "delete_row":
-        return (
-            "error",
-            f"retention rule {rule.key} isolates it, which keeps the row and moves the value "
-            "out of reach; give it mask nullify, fixed or hash",
-        )
-    if rule.action == "isolate" and (collection.name, f.name) in found_by:
-        return (
-            "error",
-            f"retention rule {rule.key} isolates it, but rows are found by it (an identity or "
-            "a reference): its isolated values could no longer be tied to their subject; give "
-            "it a rule that deletes or anonymizes",
-        )
-    if f.primary_key:
-        return "error", "is a primary key: a retention sweep cannot mask or anonymize it"
-    if f.read_only:
-        return "error", f"is read_only, so retention rule {rule.key} cannot be carried out on it"
-    deletes_row = rule.action == "delete" and f.mask == "delete_row"
-    if not deletes_row and _clock_of_others(collection, f):
-        return (
-            "error",
-            f"is the clock of another retention rule in {collection.name}: masking or "
-            "anonymizing it would move that clock; give it mask delete_row, or the other rule "
-            "a clock of its own",
-        )
-    if table is not None:
-        problem = _column_problem(f, rule, table.c[f.name], dialect)
-        if problem is not None:
-            return "error", problem
-    return None
-
-
-def _column_problem(f: Field, rule: RetentionRule, column: Column[Any], dialect: str) -> str | None:
-    if rule.action in ("delete", "isolate"):
-        if f.mask == "nullify" and not column.nullable:
-            return (
-                "is NOT NULL, so mask nullify cannot be carried out; use fixed, hash or delete_row"
-            )
-        if f.mask == "hash" and not _holds_hash(column):
-            return (
-                f"mask hash needs a text column of at least {HASH_LENGTH} characters to hold the "
-                "keyed hash"
-            )
-        return None
-    kind = treatment(f, is_date=_is_date(column), is_text=_is_text(column))
-    if kind == "remove" and not column.nullable and not _holds_hash(column):
-        return (
-            f"is NOT NULL and not a text column of at least {HASH_LENGTH} characters, so "
-            "anonymizing cannot remove it; make the column nullable"
-        )
-    if kind == "year" and dialect not in _YEAR_DIALECTS:
-        return f"anonymizing a date on {dialect or 'this database'} is not supported"
-    return None
-
-
-def sweep_problems(dataset: Dataset, policy: Policy) -> list[Problem]:
-    """What stops a retention sweep from carrying out the declaration's rules on ``dataset``,
-    found from the file and the declaration alone, each placed at its field in the file."""
-    _, issues = _units(dataset, policy)
-    # A field's path is already from the top of the file (Dataset.problem would prefix it again).
-    places = [dataset.positions.locate(i.path) for i in issues]
-    return [
-        Problem(dataset.file, line, column, i.severity, i.message)
-        for i, (line, column) in zip(issues, places, strict=True)
-    ]
-
-
 # -- SQL pieces -------------------------------------------------------------------------------
-
-
-_YEAR_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 
 
 def _year_start(column: Column[Any], dialect: str) -> ColumnElement[Any]:
@@ -350,14 +132,17 @@ def _hashed(column: Column[Any]) -> ColumnElement[bool]:
     return and_(column.like(HASH_PREFIX + "%"), func.length(column) == HASH_LENGTH)
 
 
-def _cutoff(rule: RetentionRule, moment: datetime, column: Column[Any]) -> datetime:
+def rule_cutoff(rule: RetentionRule, moment: datetime, column: Column[Any]) -> datetime:
+    """The moment a clock in ``column`` must be earlier than to have run out under ``rule`` at
+    ``moment`` (naive when the column is)."""
     cutoff = rule.period.subtract_from(moment)
     if not getattr(column.type, "timezone", False):
         cutoff = cutoff.replace(tzinfo=None)
     return cutoff
 
 
-def _aware(now: datetime) -> datetime:
+def as_utc(now: datetime) -> datetime:
+    """``now`` in UTC, a naive time being taken as UTC."""
     return (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(UTC)
 
 
@@ -393,7 +178,7 @@ class _Step:
     """One set-based action over a unit's rows: a DELETE, or an UPDATE with SQL values and values
     computed here (keyed hashes), applied to the rows ``where`` selects, batch by batch."""
 
-    unit: _Unit
+    unit: Unit
     action: str  # deleted | masked | anonymized | isolated
     where: ColumnElement[bool]
     sql_values: dict[Column[Any], Any] = field(default_factory=dict)
@@ -416,7 +201,7 @@ class _Step:
                 self.computed.append((column, _value_hash(hash_key)))
 
 
-class _Sweep:
+class Sweep:
     """The units of one dataset bound to its database, under the holds in force."""
 
     def __init__(
@@ -431,37 +216,37 @@ class _Sweep:
         self.seal = seal
         self.dataset = target.dataset
         self.policy = policy
-        self.now = _aware(now)
+        self.now = as_utc(now)
         self.holds = holds
         self.dialect = target.engine.dialect.name
-        self.units, self.issues = _units(self.dataset, policy, target.tables, self.dialect)
+        self.units, self.issues = units_of(self.dataset, policy, target.tables, self.dialect)
         self.held_keys: PrimaryKeys = holds.held_rows(target)
 
-    def table(self, unit: _Unit) -> Table:
+    def table(self, unit: Unit) -> Table:
         return self.target.tables[unit.collection.name]
 
-    def stamp(self, unit: _Unit) -> Column[Any]:
+    def stamp(self, unit: Unit) -> Column[Any]:
         return self.table(unit).c[unit.stamp]
 
-    def expired(self, unit: _Unit, moment: datetime | None = None) -> ColumnElement[bool]:
+    def expired(self, unit: Unit, moment: datetime | None = None) -> ColumnElement[bool]:
         stamp = self.stamp(unit)
-        cutoff = _cutoff(unit.rule, moment or self.now, stamp)
+        cutoff = rule_cutoff(unit.rule, moment or self.now, stamp)
         return and_(stamp.is_not(None), stamp < cutoff)
 
-    def excluded(self, unit: _Unit) -> ColumnElement[bool] | None:
+    def excluded(self, unit: Unit) -> ColumnElement[bool] | None:
         """Rows of held subjects, or None when there are none in this collection."""
         keys = self.held_keys.get(unit.collection.name)
         if not keys:
             return None
         return _pk_in(_pk(self.table(unit), unit.collection), keys)
 
-    def collection_held(self, unit: _Unit) -> bool:
+    def collection_held(self, unit: Unit) -> bool:
         return self.holds.holds_collection(self.dataset, unit.collection)
 
-    def free_fields(self, unit: _Unit) -> list[Field]:
+    def free_fields(self, unit: Unit) -> list[Field]:
         return [f for f in unit.fields if not self.holds.holds_field(f)]
 
-    def pending(self, unit: _Unit, f: Field) -> ColumnElement[bool]:
+    def pending(self, unit: Unit, f: Field) -> ColumnElement[bool]:
         """Rows where ``f`` has not been acted on yet under the unit's rule."""
         column = self.table(unit).c[f.name]
         if unit.rule.action == "anonymize":
@@ -481,18 +266,18 @@ class _Sweep:
             return and_(column.is_not(None), not_(_hashed(column)))
         return true()  # delete_row: the row is there
 
-    def present(self, unit: _Unit, f: Field) -> ColumnElement[bool]:
+    def present(self, unit: Unit, f: Field) -> ColumnElement[bool]:
         """Rows where ``f`` still holds data under the unit's rule (for the review)."""
         column = self.table(unit).c[f.name]
         if unit.rule.action == "delete" and f.mask == "fixed":
             return and_(column.is_not(None), column != literal(f.value, type_=column.type))
         return self.pending(unit, f)
 
-    def treatment(self, unit: _Unit, f: Field) -> Treatment:
+    def treatment(self, unit: Unit, f: Field) -> Treatment:
         column = self.table(unit).c[f.name]
-        return treatment(f, is_date=_is_date(column), is_text=_is_text(column))
+        return treatment(f, is_date=is_date(column), is_text=is_text(column))
 
-    def blocked(self, unit: _Unit) -> ColumnElement[bool] | None:
+    def blocked(self, unit: Unit) -> ColumnElement[bool] | None:
         """Rows whose deletion must wait: another field of the row is still kept by a rule with
         a legal basis (or its clock has not started)."""
         table = self.table(unit)
@@ -504,17 +289,17 @@ class _Sweep:
             if other.rule.legal_basis is None:
                 continue
             stamp = table.c[other.stamp]
-            cutoff = _cutoff(other.rule, self.now, stamp)
+            cutoff = rule_cutoff(other.rule, self.now, stamp)
             conditions.append(or_(stamp.is_(None), stamp >= cutoff))
         return or_(*conditions) if conditions else None
 
-    def deletes_rows(self, unit: _Unit) -> bool:
+    def deletes_rows(self, unit: Unit) -> bool:
         return unit.rule.action == "delete" and any(f.mask == "delete_row" for f in unit.fields)
 
-    def category_held_in_collection(self, unit: _Unit) -> bool:
+    def category_held_in_collection(self, unit: Unit) -> bool:
         return any(self.holds.holds_field(f) for f in unit.collection.personal)
 
-    def steps(self, unit: _Unit, hash_key: bytes) -> list[_Step]:
+    def steps(self, unit: Unit, hash_key: bytes) -> list[_Step]:
         """What the sweep does for ``unit``: at most a DELETE step and an UPDATE step."""
         if self.collection_held(unit):
             return []
@@ -574,7 +359,7 @@ class _Sweep:
             steps.append(step)
         return steps
 
-    def held_condition(self, unit: _Unit) -> ColumnElement[bool] | None:
+    def held_condition(self, unit: Unit) -> ColumnElement[bool] | None:
         """Expired rows of ``unit`` in which a hold keeps something, or None when no hold
         touches the unit."""
         if self.collection_held(unit):
@@ -610,7 +395,7 @@ def _row_hash(key: bytes, collection: str, name: str) -> Callable[[tuple[Any, ..
 # -- running ---------------------------------------------------------------------------------
 
 
-def _run_step(sweep: _Sweep, step: _Step, batch_size: int, on_batch: Callable[[int], None]) -> int:
+def _run_step(sweep: Sweep, step: _Step, batch_size: int, on_batch: Callable[[int], None]) -> int:
     table = sweep.table(step.unit)
     pk = _pk(table, step.unit.collection)
     width = len(pk)
@@ -711,7 +496,7 @@ def sweep_dataset(
     what an ``isolate`` rule moves to ``troth_isolated`` (``Keyring.seal_isolated``)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    sweep = _Sweep(target, policy, now, holds, seal)
+    sweep = Sweep(target, policy, now, holds, seal)
     result = SweepCounts()
     for issue in sweep.issues:
         if issue.severity == "error":
@@ -765,7 +550,7 @@ def sweep_dataset(
     return result
 
 
-def _release(sweep: _Sweep, result: SweepCounts) -> None:
+def _release(sweep: Sweep, result: SweepCounts) -> None:
     """The final delete of isolated rows whose rule no longer isolates (a later declaration
     changed its action or dropped the rule): counted as ``released`` under that rule."""
     collections = [c.name for c in sweep.dataset.collections]
@@ -777,90 +562,3 @@ def _release(sweep: _Sweep, result: SweepCounts) -> None:
             for rule, (rows, _) in before.items():
                 if rule not in isolating:
                     result.add(rule, "released", rows)
-
-
-# -- planning and review ---------------------------------------------------------------------
-
-
-def plan_dataset(
-    target: Target, policy: Policy, now: datetime, holds: Holds = NO_HOLDS
-) -> dict[str, list[int]]:
-    """Per rule: rows a sweep would act on now, then rows that expire in each of the next twelve
-    months (by the end of this month, of next month, ...), leaving out what holds keep. One query
-    per unit (a collection's fields under one rule and clock column)."""
-    sweep = _Sweep(target, policy, now, holds)
-    plan: dict[str, list[int]] = {}
-    ends = month_ends(now, MONTHS)
-    with target.engine.connect() as conn:
-        for unit in sweep.units:
-            counts = plan.setdefault(unit.rule.key, [0] * (len(ends) + 1))
-            if sweep.collection_held(unit):
-                continue
-            table = sweep.table(unit)
-            stamp = sweep.stamp(unit)
-            cutoffs = [_cutoff(unit.rule, m, stamp) for m in [sweep.now, *ends]]
-            fields = sweep.free_fields(unit)
-            if not fields and not unit.idle:
-                continue  # everything the rule covers here is held
-            conditions = [stamp.is_not(None), stamp < cutoffs[-1]]
-            if not unit.idle and not sweep.deletes_rows(unit):
-                # rows already acted on are not counted again
-                conditions.append(or_(*(sweep.pending(unit, f) for f in fields)))
-            excluded = sweep.excluded(unit)
-            if excluded is not None:
-                conditions.append(not_(excluded))
-            buckets = [case((stamp < cutoffs[0], 1), else_=0)] + [
-                case((and_(stamp >= low, stamp < high), 1), else_=0)
-                for low, high in pairwise(cutoffs)
-            ]
-            row = conn.execute(
-                select(*(func.coalesce(func.sum(b), 0) for b in buckets))
-                .select_from(table)
-                .where(and_(*conditions))
-            ).one()
-            for i, value in enumerate(row):
-                counts[i] += int(value)
-    for issue in sweep.issues:
-        if issue.rule is not None and issue.rule in policy.retention_rules:
-            plan.setdefault(issue.rule, [0] * (len(ends) + 1))
-    return plan
-
-
-def review_rows(target: Target, policy: Policy, now: datetime) -> dict[str, RuleReview]:
-    """Per rule: what it holds in the dataset now (rows still holding data under it), how much is
-    overdue, how much has no clock yet, and since when the oldest row is held."""
-    sweep = _Sweep(target, policy, now, NO_HOLDS)
-    found: dict[str, RuleReview] = {}
-    with target.engine.connect() as conn:
-        isolated = isolation.per_rule(conn, [c.name for c in target.dataset.collections])
-        for unit in sweep.units:
-            table = sweep.table(unit)
-            stamp = sweep.stamp(unit)
-            if unit.idle or sweep.deletes_rows(unit):
-                where: ColumnElement[bool] = true()
-            else:
-                where = or_(*(sweep.present(unit, f) for f in unit.fields))
-            row = conn.execute(
-                select(
-                    func.count(),
-                    func.coalesce(func.sum(case((sweep.expired(unit), 1), else_=0)), 0),
-                    func.coalesce(func.sum(case((stamp.is_(None), 1), else_=0)), 0),
-                    func.min(stamp),
-                )
-                .select_from(table)
-                .where(where)
-            ).one()
-            before = found.get(unit.rule.key, RuleReview())
-            oldest = _aware(row[3]) if row[3] is not None else None
-            if before.oldest is not None and (oldest is None or before.oldest < oldest):
-                oldest = before.oldest
-            found[unit.rule.key] = RuleReview(
-                rows=before.rows + int(row[0]),
-                overdue=before.overdue + int(row[1]),
-                unstarted=before.unstarted + int(row[2]),
-                oldest=oldest,
-            )
-        for rule_key, (rows, _) in isolated.items():
-            before = found.get(rule_key, RuleReview())
-            found[rule_key] = replace(before, isolated=before.isolated + rows)
-    return found

@@ -1,10 +1,10 @@
 """Retention in the company's own databases, beside the vault's (P17–P20).
 
-troth.datasets.sweep does the work inside one company database; this module hands it what only
-troth's store knows: the legal holds in force (a subject's hold becomes that subject's identities,
-read from the vault's encrypted identities), the key of the keyed hash, and where the results go
-(the sweep's report and audit event, the plan, the review report), each row under the source
-``dataset:<key>``.
+troth.datasets.sweep does the work inside one company database, and troth.datasets.review counts
+it for the plan and the review; this module hands them what only troth's store knows: the legal
+holds in force (a subject's hold becomes that subject's identities, read from the vault's
+encrypted identities), the key of the keyed hash, and where the results go (the sweep's report and
+audit event, the plan, the review report), each row under the source ``dataset:<key>``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from troth.datasets import Connected, fides_identities
 from troth.datasets.holds import Holds
-from troth.datasets.sweep import plan_dataset, review_rows, sweep_dataset
+from troth.datasets.review import plan_dataset, review_rows
+from troth.datasets.sweep import sweep_dataset
 from troth.declaration import Policy
 from troth.subjects import Keyring
 from troth.subjects.registry import ShreddedSubject, identities_of
