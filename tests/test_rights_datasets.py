@@ -26,8 +26,9 @@ from troth.declaration import Policy
 from troth.retention.holds import place_hold
 from troth.rights import execute_request, get_request, steps_done
 from troth.rights.bundle import bundle_for_download
-from troth.rights.execute import request_steps
+from troth.rights.dataset_steps import request_steps
 from troth.rights.states import RequestKind
+from troth.rights.steps import StepContext
 from troth.subjects import Keyring, create_key_file
 from troth.vault import VaultItem
 
@@ -126,7 +127,7 @@ def test_a_dataset_step_run_twice_changes_nothing_more(
     request_id = approved_request(sessions, kestrel_policy, keyring, "erasure")
 
     # The worker dies after the company database committed, before troth recorded the step.
-    def dies(ctx: execute.StepContext) -> None:
+    def dies(ctx: StepContext) -> None:
         raise RuntimeError("worker killed")
 
     monkeypatch.setitem(execute.STEP_FUNCTIONS, "erase_dataset", dies)

@@ -35,6 +35,7 @@ from troth.rights import (
     timeline,
 )
 from troth.rights.bundle import item_json
+from troth.rights.steps import StepContext
 from troth.subjects import Keyring
 from troth.subjects.models import Identity, Subject
 from troth.subjects.registry import find_subject, link_identity
@@ -204,7 +205,7 @@ def test_a_job_killed_midway_resumes_without_repeating_a_step(
     calls: list[str] = []
     real = execute.STEP_FUNCTIONS["erase_identities"]
 
-    def dies(ctx: execute.StepContext) -> None:
+    def dies(ctx: StepContext) -> None:
         calls.append("erase_identities")
         raise RuntimeError("worker killed")
 

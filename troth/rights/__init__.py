@@ -13,7 +13,7 @@ No web imports. See docs/rights.md.
 from .bundle import BundleGone, Download, bundle_for_download, collect_data
 from .clocks import Deadlines, UnknownJurisdiction, add_business_days, deadlines
 from .closure import close_account
-from .execute import STEP_FUNCTIONS, STEPS, execute_request, rights_handlers, steps_done
+from .execute import STEP_FUNCTIONS, execute_request, rights_handlers, steps_done
 from .extension import ExtensionRefused, extend
 from .links import STATUS_PURPOSE, linked_request, status_link, status_path, status_token
 from .models import DeadlineReminder, RecipientTask, RequestTimelineEntry, RightsRequest
@@ -40,6 +40,7 @@ from .states import (
     RequestState,
     check_transition,
 )
+from .steps import STEPS
 from .worker import PassReport, worker_pass
 from .worklist import QueueEntry, QueueFilters, next_due, queue
 

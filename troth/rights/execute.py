@@ -5,15 +5,15 @@ order, each in its own transaction that also records the step as done (``rights_
 unique per request and step). A worker that dies, or a step that raises, leaves the job to be
 claimed again; the next run skips every step already recorded, so nothing is applied twice.
 
+The steps that work inside the company's own databases, and the work they do there before their
+own transaction, are in troth.rights.dataset_steps; what every step shares (the steps of each
+kind, the context a step is handed) is in troth.rights.steps. This module holds the steps over
+troth's own store and :data:`STEP_FUNCTIONS`, which names every step's function.
+
 What each kind does:
 
 * access, portability: build the export (troth.rights.bundle) from the vault and every connected
   company database, store it encrypted, email a link.
-
-Work on a company database runs before the step's own transaction in troth's store (so troth's
-store is never locked while a company database works), in a transaction of its own that
-commits before the step is recorded. A worker that dies between the two repeats the work, which
-changes nothing the second time (troth.datasets.run).
 * correction: replace the vault values of the proposed categories (re-encrypted under the
   subject's key), with a recipient task for each declared recipient of those categories.
 * erasure (and account closure, P19): erase the subject in each connected company database
@@ -31,82 +31,42 @@ changes nothing the second time (troth.datasets.run).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from troth.audit import Actor
 from troth.consent import ActedBy, Method, SignalKind, record_signal, withdraw
-from troth.datasets import Connected, fides_identities, jsonable
+from troth.datasets import Connected
 from troth.declaration import Policy
 from troth.declaration.taxonomy import is_under
 from troth.jobs import Handler
-from troth.retention.datasets import scoped_holds
-from troth.retention.holds import active_holds
 from troth.store import write_scope
 from troth.subjects import Keyring, encrypt
 from troth.subjects.models import Identity, Subject
-from troth.subjects.registry import data_key, get_subject, identities_of, merged_ids
+from troth.subjects.registry import data_key, get_subject, merged_ids
 from troth.vault import SubjectEvent, VaultItem, shred_subject
 from troth.vault.collect import item_associated_data
 
 from .bundle import BUNDLE_TTL, build_bundle, collect_data, download_link
+from .dataset_steps import (
+    count_rows,
+    erase_dataset,
+    kept_in_datasets,
+    kept_in_datasets_lines,
+    plan_dataset,
+    prepare,
+    request_steps,
+)
 from .links import status_link
 from .models import RecipientTask, RequestStep, RightsRequest
-from .plan import LEGAL_HOLD, plan_request, proposed_values
+from .plan import plan_request, proposed_values
 from .requests import EXECUTE_JOB, get_request, mail_requester, move, note
 from .sealed import seal_bytes
 from .states import RequestKind, RequestState
-
-EXECUTOR = Actor.system("troth.rights.execute")
-_FINISH = ["notify", "complete"]
-STEPS: dict[RequestKind, list[str]] = {
-    RequestKind.access: ["start", "bundle", *_FINISH],
-    RequestKind.portability: ["start", "bundle", *_FINISH],
-    RequestKind.correction: ["start", "recipient_tasks", "correct", *_FINISH],
-    RequestKind.erasure: [
-        "start",
-        "recipient_tasks",
-        "erase_datasets",
-        "erase_items",
-        "restrict_held",
-        "notify",
-        "erase_identities",
-        "complete",
-    ],
-    RequestKind.restriction: ["start", "recipient_tasks", "restrict", *_FINISH],
-    RequestKind.objection: ["start", "object", *_FINISH],
-    RequestKind.opt_out_marketing: ["start", "opt_out", *_FINISH],
-    RequestKind.withdraw_consent: ["start", "withdraw", *_FINISH],
-    RequestKind.stop_tracking: ["start", "stop_tracking", *_FINISH],
-}
-
-
-# Expanded to steps per connected dataset: "plan_dataset:<key>", "erase_dataset:<key>".
-DATASET_STEPS = {"erase_datasets": ("plan_dataset", "erase_dataset")}
-
-
-@dataclass(frozen=True)
-class StepContext:
-    session: Session
-    policy: Policy
-    keyring: Keyring
-    request: RightsRequest
-    now: datetime
-    base_url: str
-    # what the step's preparation (outside the transaction) returned, if it has one
-    prepared: Any = None
-
-
-Step = Callable[[StepContext], None]
-
-
-def _outcome(ctx: StepContext, **facts: Any) -> None:
-    ctx.request.outcome = dict(ctx.request.outcome or {}) | facts
+from .steps import EXECUTOR, Step, StepContext, add_outcome
 
 
 def _start(ctx: StepContext) -> None:
@@ -139,8 +99,10 @@ def _bundle(ctx: StepContext) -> None:
     r = ctx.request
     r.bundle = seal_bytes(ctx.session, ctx.keyring, r.subject_id, r.id, "bundle", content)
     r.bundle_expires_at = ctx.now + BUNDLE_TTL
-    rows = sum(len(r) for found in data["datasets"].values() for r in found.values())
-    _outcome(ctx, items=len(data["items"]), identities=len(data["identities"]), dataset_rows=rows)
+    rows = count_rows(data["datasets"])
+    add_outcome(
+        ctx, items=len(data["items"]), identities=len(data["identities"]), dataset_rows=rows
+    )
     note(
         ctx.session,
         r,
@@ -167,7 +129,7 @@ def _recipient_tasks(ctx: StepContext) -> None:
                 created_at=ctx.now,
             )
         )
-    _outcome(ctx, recipients=[n.recipient for n in plan.recipients])
+    add_outcome(ctx, recipients=[n.recipient for n in plan.recipients])
     note(
         ctx.session,
         ctx.request,
@@ -198,7 +160,7 @@ def _correct(ctx: StepContext) -> None:
             item_associated_data(item.subject_id, item.submission_id, item.position, item.category),
         )
         corrected[item.category] = corrected.get(item.category, 0) + 1
-    _outcome(ctx, corrected=corrected)
+    add_outcome(ctx, corrected=corrected)
     note(
         ctx.session,
         ctx.request,
@@ -226,7 +188,7 @@ def erase_held_apart(
 
 def _erase_items(ctx: StepContext) -> None:
     result = erase_held_apart(ctx.session, ctx.policy, ctx.keyring, ctx.request, ctx.now)
-    _outcome(ctx, **result)
+    add_outcome(ctx, **result)
     note(
         ctx.session,
         ctx.request,
@@ -237,40 +199,8 @@ def _erase_items(ctx: StepContext) -> None:
     )
 
 
-def _plan_dataset(ctx: StepContext) -> None:
-    # Recorded before the erasure: a repeated erasure finds nothing left to count, and the
-    # request must still report what was erased and kept.
-    key, planned = ctx.prepared
-    outcome = ctx.request.outcome or {}
-    _outcome(ctx, datasets={**outcome.get("datasets", {}), key: planned})
-
-
-def _erase_dataset(ctx: StepContext) -> None:
-    key = ctx.prepared
-    planned = (ctx.request.outcome or {})["datasets"][key]
-    note(
-        ctx.session,
-        ctx.request,
-        "dataset_erased",
-        now=ctx.now,
-        actor=EXECUTOR,
-        details={
-            "dataset": key,
-            "masked": planned["masked"],
-            "deleted": planned["deleted"],
-            "kept": len(planned["kept"]),
-            "isolated": planned.get("isolated", {}),
-        },
-    )
-
-
-def _kept_in_datasets(request: RightsRequest) -> list[tuple[str, dict[str, Any]]]:
-    found = (request.outcome or {}).get("datasets", {})
-    return [(key, kept) for key, erasure in found.items() for kept in erasure["kept"]]
-
-
 def _restrict_held(ctx: StepContext) -> None:
-    if (ctx.request.outcome or {}).get("kept") or _kept_in_datasets(ctx.request):
+    if (ctx.request.outcome or {}).get("kept") or kept_in_datasets(ctx.request):
         _signal(ctx, SignalKind.restriction)
 
 
@@ -280,7 +210,7 @@ def _erase_identities(ctx: StepContext) -> None:
         # Held items stay readable under the key; nothing else leads back to the person.
         ids = merged_ids(ctx.session, subject.id)
         ctx.session.execute(delete(Identity).where(Identity.subject_id.in_(ids)))
-        _outcome(ctx, key_destroyed=False)
+        add_outcome(ctx, key_destroyed=False)
     else:
         ids = merged_ids(ctx.session, subject.id)
         ctx.session.execute(delete(SubjectEvent).where(SubjectEvent.subject_id.in_(ids)))
@@ -291,7 +221,7 @@ def _erase_identities(ctx: StepContext) -> None:
             actor=EXECUTOR,
             policy_version=ctx.request.policy_version,
         )
-        _outcome(ctx, key_destroyed=True)
+        add_outcome(ctx, key_destroyed=True)
     note(
         ctx.session,
         ctx.request,
@@ -346,19 +276,19 @@ def _object(ctx: StepContext) -> None:
     marketing = purposes_under(ctx.policy, "marketing")
     for purpose in marketing:
         _signal(ctx, SignalKind.objection, purpose)
-    _outcome(ctx, objected=marketing)
+    add_outcome(ctx, objected=marketing)
 
 
 def _opt_out(ctx: StepContext) -> None:
     marketing = purposes_under(ctx.policy, "marketing")
     if marketing:
         _withdraw(ctx, marketing)
-    _outcome(ctx, withdrawn=marketing)
+    add_outcome(ctx, withdrawn=marketing)
 
 
 def _withdraw_all(ctx: StepContext) -> None:
     _withdraw(ctx, [])  # every purpose with consent given
-    _outcome(ctx, withdrawn="all given")
+    add_outcome(ctx, withdrawn="all given")
 
 
 def _stop_tracking(ctx: StepContext) -> None:
@@ -366,7 +296,7 @@ def _stop_tracking(ctx: StepContext) -> None:
     tracking = purposes_under(ctx.policy, "analytics", "marketing.advertising")
     if tracking:
         _withdraw(ctx, tracking)
-    _outcome(ctx, withdrawn=tracking)
+    add_outcome(ctx, withdrawn=tracking)
 
 
 def _notify(ctx: StepContext) -> None:
@@ -390,24 +320,7 @@ def _notify(ctx: StepContext) -> None:
             f"{kept['category']}: {kept['rule_name']} ({kept['reason'] or kept['legal_basis']}),"
             f" until {until}"
         )
-    for key, kept in _kept_in_datasets(r):
-        if kept["rule"] == LEGAL_HOLD:
-            if kept["collection"] == "*":
-                where = f"everything in {key}"
-            elif kept["field"] == "*":
-                where = f"everything in {key}.{kept['collection']}"
-            else:
-                where = f"{kept['collection']}.{kept['field']} ({key})"
-            context["kept"].append(f"{where}: a legal hold suspends its deletion")
-            continue
-        rule = ctx.policy.retention_rules.get(kept["rule"])
-        name = rule.name if rule is not None else kept["rule"]
-        why = (rule.reason or rule.legal_basis) if rule is not None else None
-        context["kept"].append(
-            f"{kept['collection']}.{kept['field']} ({key}): {name}"
-            + (f" ({why})" if why else "")
-            + f", {kept['rows']} record{'s' if kept['rows'] != 1 else ''}"
-        )
+    context["kept"] += kept_in_datasets_lines(ctx.policy, r)
     # An erasure's confirmation must outlive the subject's key, destroyed in the next step.
     mail_requester(
         ctx.session,
@@ -427,8 +340,8 @@ STEP_FUNCTIONS: dict[str, Step] = {
     "bundle": _bundle,
     "recipient_tasks": _recipient_tasks,
     "correct": _correct,
-    "plan_dataset": _plan_dataset,
-    "erase_dataset": _erase_dataset,
+    "plan_dataset": plan_dataset,
+    "erase_dataset": erase_dataset,
     "erase_items": _erase_items,
     "restrict_held": _restrict_held,
     "erase_identities": _erase_identities,
@@ -452,82 +365,6 @@ def steps_done(session: Session, request_id: str) -> list[str]:
     )
 
 
-def dataset_identities(session: Session, keyring: Keyring, subject_id: str) -> dict[str, list[str]]:
-    """The subject's identities under the names datasets query by (``email``, ``phone_number``)."""
-    found = identities_of(session, keyring, subject_id)
-    return fides_identities((identity.kind.value, identity.value) for identity in found)
-
-
-def _prepare(
-    step: str,
-    sessions: sessionmaker[Session],
-    keyring: Keyring,
-    request_id: str,
-    now: datetime,
-    datasets: Connected | None,
-) -> Any:
-    """The work of ``step`` on company databases, done and committed before the step's own
-    transaction; None for a step that has none."""
-    base, _, key = step.partition(":")
-    if datasets is None or base not in ("bundle", "plan_dataset", "erase_dataset"):
-        return None
-    with sessions() as session:
-        subject_id = get_request(session, request_id).subject_id
-        identities = dataset_identities(session, keyring, subject_id)
-    if base == "bundle":
-        rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        for name in datasets.keys:
-            target = datasets.target(name)
-            with target.engine.connect() as conn:
-                found = target.access(conn, identities)
-            rows[name] = {
-                collection: [{k: jsonable(v) for k, v in row.items()} for row in found_rows]
-                for collection, found_rows in found.items()
-            }
-        return rows
-    with sessions() as session:
-        hold = _dataset_hold(session, subject_id, key, now)
-        # Holds on a category or on one of the dataset's collections keep what they cover.
-        scoped = scoped_holds(active_holds(session, now), key)
-    if hold is not None:
-        # A legal hold on the subject or on the whole dataset suspends its erasure (P20).
-        kept = {"collection": "*", "field": "*", "rule": LEGAL_HOLD, "rows": 0, "hold": hold}
-        return (
-            (key, {"masked": {}, "deleted": {}, "kept": [kept]}) if base == "plan_dataset" else key
-        )
-    target = datasets.target(key)
-    if base == "plan_dataset":
-        with target.engine.connect() as conn:
-            return key, target.plan(conn, identities, now=now, holds=scoped).as_json()
-    with target.engine.begin() as conn:
-        hash_key = keyring.current.dataset_hash_key()
-        target.erase(conn, identities, now=now, hash_key=hash_key, report=False, holds=scoped)
-    return key
-
-
-def _dataset_hold(session: Session, subject_id: str, key: str, now: datetime) -> str | None:
-    """The id of a legal hold in force on the subject or on dataset ``key`` as a whole."""
-    subjects = set(merged_ids(session, subject_id))
-    for hold in active_holds(session, now):
-        if (hold.scope == "subject" and hold.target in subjects) or (
-            hold.scope == "dataset" and hold.target == key
-        ):
-            return hold.id
-    return None
-
-
-def request_steps(kind: RequestKind, datasets: Connected | None) -> list[str]:
-    """The steps of a request of ``kind``, with one step per connected dataset where due."""
-    steps: list[str] = []
-    for step in STEPS[kind]:
-        if step in DATASET_STEPS:
-            for key in datasets.keys if datasets else []:
-                steps += [f"{name}:{key}" for name in DATASET_STEPS[step]]
-        else:
-            steps.append(step)
-    return steps
-
-
 def execute_request(
     sessions: sessionmaker[Session],
     policy: Policy,
@@ -546,7 +383,7 @@ def execute_request(
     for step in request_steps(kind, datasets):
         if step in done:
             continue
-        prepared = _prepare(step, sessions, keyring, request_id, now, datasets)
+        prepared = prepare(step, sessions, keyring, request_id, now, datasets)
         with write_scope(sessions) as session:
             recorded = session.scalar(
                 select(RequestStep.id).where(
