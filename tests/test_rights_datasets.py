@@ -17,11 +17,14 @@ from rights_support import REQUESTER, approved_request, outbox, run_jobs
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from support import KESTREL
+from sweep_support import NOW as SHOP_NOW
+from sweep_support import erasable_shop_yaml, load_shop
 from test_cli_apikeys import troth
 from vault_support import submit
 
 from troth.datasets import Connected, ConnectionConfigError, Target, connect_datasets, load_datasets
 from troth.datasets.hashing import is_keyed_hash
+from troth.datasets.sweep import sweep_dataset
 from troth.declaration import Policy
 from troth.retention.holds import place_hold
 from troth.rights import execute_request, get_request, steps_done
@@ -29,6 +32,7 @@ from troth.rights.bundle import bundle_for_download
 from troth.rights.dataset_steps import request_steps
 from troth.rights.states import RequestKind
 from troth.rights.steps import StepContext
+from troth.store import make_engine
 from troth.subjects import Keyring, create_key_file
 from troth.vault import VaultItem
 
@@ -354,4 +358,44 @@ def test_the_plan_counts_what_an_erasure_under_holds_changes(
         names = conn.execute(text("SELECT name FROM customer WHERE id = 1")).scalar()
         visits = conn.execute(text("SELECT count(*) FROM visit")).scalar()
     assert names == "Customer 1" and visits == 2
+    engine.dispose()
+
+
+def test_an_access_export_puts_back_the_values_isolated_from_the_rows(
+    sessions: sessionmaker[Session],
+    kestrel_policy: Policy,
+    keyring: Keyring,
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    load_shop(engine)
+    with engine.begin() as conn:  # the shop's member 3 is the requester; their note 1 expired
+        conn.execute(text("UPDATE member SET email = :e WHERE id = 3"), {"e": REQUESTER})
+    file = tmp_path / "shop.yaml"
+    file.write_text(erasable_shop_yaml(), encoding="utf-8")
+    connected = connect_datasets(
+        [file], policy=kestrel_policy, environ={"TROTH_DATASET_SHOP_URL": str(engine.url)}
+    )
+    counts = sweep_dataset(
+        connected.target("shop"),
+        kestrel_policy,
+        SHOP_NOW,
+        hash_key=keyring.current.dataset_hash_key(),
+        seal=keyring.seal_isolated,
+    )
+    assert counts.rules["project_data"] == {"isolated": 1}
+    approved_request(sessions, kestrel_policy, keyring, "access")
+    [result] = run_jobs(sessions, kestrel_policy, keyring, datasets=connected)
+    assert result.outcome == "done"
+    with sessions() as session:
+        [(_, body)] = outbox(session, keyring, "rights_completed")
+        link = next(w for w in body.split() if "token=" in w)
+        download = bundle_for_download(session, keyring, link.split("token=")[1], now=NOW)
+    data = json.loads(zipfile.ZipFile(io.BytesIO(download.content)).read("data.json"))
+    notes = {row["id"]: row for row in data["datasets"]["shop"]["project_note"]}
+    assert notes[1]["body"] == "warranty claim" and notes[1]["troth_isolated_at"]
+    assert notes[2]["body"] == "follow-up work" and notes[2]["troth_isolated_at"] is None
+    # tables with nothing isolated keep their own columns only
+    assert all("troth_isolated_at" not in row for row in data["datasets"]["shop"]["member"])
+    connected.dispose()
     engine.dispose()

@@ -48,7 +48,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from troth.datasets import Connected, fides_identities, jsonable
+from troth.datasets import Connected, fides_identities, isolation, jsonable
 from troth.declaration import Policy
 from troth.retention.datasets import scoped_holds
 from troth.retention.holds import active_holds
@@ -60,6 +60,9 @@ from .plan import LEGAL_HOLD
 from .requests import get_request, note
 from .states import RequestKind
 from .steps import EXECUTOR, STEPS, StepContext, add_outcome
+
+# the column an exported row of a company table gets when values were isolated from that table
+ISOLATED_AT = "troth_isolated_at"
 
 # Expanded to steps per connected dataset: "plan_dataset:<key>", "erase_dataset:<key>".
 DATASET_STEPS = {"erase_datasets": ("plan_dataset", "erase_dataset")}
@@ -103,7 +106,7 @@ def prepare(
         subject_id = get_request(session, request_id).subject_id
         identities = dataset_identities(session, keyring, subject_id)
     if base == "bundle":
-        return _access_rows(datasets, identities)
+        return _access_rows(datasets, identities, keyring)
     with sessions() as session:
         hold = _dataset_hold(session, subject_id, key, now)
         # Holds on a category or on one of the dataset's collections keep what they cover.
@@ -124,17 +127,41 @@ def prepare(
     return key
 
 
-def _access_rows(datasets: Connected, identities: dict[str, list[str]]) -> DatasetRows:
-    """Every row each connected dataset finds for ``identities``, for the export."""
+def _access_rows(
+    datasets: Connected, identities: dict[str, list[str]], keyring: Keyring
+) -> DatasetRows:
+    """Every row each connected dataset finds for ``identities``, for the export. Values a
+    retention rule isolated from a row (troth_isolated) are put back in it, and every row of
+    such a table says when (``troth_isolated_at``, empty for the others): isolation keeps them
+    from staff, not from the person they are about (P10)."""
     rows: DatasetRows = {}
     for name in datasets.keys:
         target = datasets.target(name)
         with target.engine.connect() as conn:
             found = target.access(conn, identities)
-        rows[name] = {
-            collection: [{k: jsonable(v) for k, v in row.items()} for row in found_rows]
-            for collection, found_rows in found.items()
-        }
+            keys = {
+                collection: [tuple(row[f] for f in pk) for row in found_rows]
+                for collection, found_rows in found.items()
+                if found_rows and (pk := target.dataset.collection(collection).primary_key)
+            }
+            isolated = isolation.read(conn, target.dataset, keys, open_=keyring.open_isolated)
+        back: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = {}
+        for record in isolated:  # oldest first: a later isolation of the same row wins
+            values = {**record.values, ISOLATED_AT: record.isolated_at}
+            back.setdefault((record.collection, record.row_key), {}).update(values)
+        marked = {record.collection for record in isolated}
+        exported: dict[str, list[dict[str, Any]]] = {}
+        for collection, found_rows in found.items():
+            pk = target.dataset.collection(collection).primary_key
+            out = []
+            for row in found_rows:
+                row = dict(row)
+                if collection in marked:
+                    row[ISOLATED_AT] = None
+                    row.update(back.get((collection, tuple(row[f] for f in pk)), {}))
+                out.append({k: jsonable(v) for k, v in row.items()})
+            exported[collection] = out
+        rows[name] = exported
     return rows
 
 
