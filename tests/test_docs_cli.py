@@ -59,3 +59,11 @@ def test_every_option_is_documented_in_its_section() -> None:
             assert longest in documented[name], (
                 f"option {longest} of 'troth {name}' is not mentioned in its docs/cli.md section"
             )
+
+
+def test_apikey_create_lists_every_scope() -> None:
+    from troth.apikeys.scopes import SCOPES
+
+    [row] = [line for line in sections()["apikey create"].splitlines() if "`--scope SCOPE`" in line]
+    named = set(re.findall(r"`([a-z]+(?::[a-z]+)?)`", row))
+    assert set(SCOPES) <= named, sorted(set(SCOPES) - named)
