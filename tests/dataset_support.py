@@ -49,7 +49,8 @@ def portal_metadata() -> MetaData:
         customer_id(),
         Column("billing_name", String(200)),
         Column("total_cents", Integer, nullable=False),
-        Column("created_at", DateTime, nullable=False),
+        # the clock of financial_records: a sweep finds expired orders through this index
+        Column("created_at", DateTime, nullable=False, index=True),
     )
     Table(
         "order_item",

@@ -313,6 +313,32 @@ def _live_collection(
                 f"{collection.name}: the timestamp column {name} is {table.c[name].type}, not a "
                 "date or time, so a retention clock cannot start from it",
             )
+    _clock_indexes(collection, table, report)
+
+
+def _clock_indexes(collection: Collection, table: Table, report: _Report) -> None:
+    """A warning for each retention clock column no index begins with: a sweep finds expired
+    rows by walking the primary key and testing the clock, which on a large table with few
+    expired rows reads the whole table every day."""
+    leading = {str(index.columns.values()[0].name) for index in table.indexes if index.columns}
+    leading |= {str(c.name) for c in list(table.primary_key.columns)[:1]}
+    warned: set[str] = set()
+    for field in collection.fields:
+        clock = field.timestamp or collection.timestamp
+        if field.retention is None or clock is None or clock not in table.c:
+            continue
+        if column_kind(table.c[clock].type) != "datetime":
+            continue  # an error already
+        if clock in leading or clock in warned:
+            continue
+        warned.add(clock)
+        owner = field if field.timestamp else collection
+        report.warning(
+            (*owner.path, "troth", "timestamp"),
+            f"{collection.name}: no index begins with the retention clock column {clock}, so "
+            "each sweep reads the whole table to find what has expired; on a large table, "
+            f"CREATE INDEX ON {collection.name} ({clock})",
+        )
 
 
 def _live_field(
