@@ -34,6 +34,13 @@ def source_of(key: str) -> str:
     return f"dataset:{key}"
 
 
+def dataset_identities(session: Session, keyring: Keyring, subject_id: str) -> dict[str, list[str]]:
+    """The subject's identities under the names datasets query by (``email``, ``phone_number``).
+    Raises ShreddedSubject when the subject's key was destroyed."""
+    found = identities_of(session, keyring, subject_id)
+    return fides_identities((identity.kind.value, identity.value) for identity in found)
+
+
 def dataset_holds(
     session: Session, keyring: Keyring, holds: Sequence[LegalHold], dataset_key: str
 ) -> Holds:
@@ -43,10 +50,10 @@ def dataset_holds(
         if hold.scope != "subject":
             continue
         try:
-            found = identities_of(session, keyring, hold.target)
+            found = dataset_identities(session, keyring, hold.target)
         except ShreddedSubject:
             continue  # nothing left that could find the subject's rows
-        for name, values in fides_identities((i.kind.value, i.value) for i in found).items():
+        for name, values in found.items():
             identities.setdefault(name, []).extend(values)
     return replace(scoped_holds(holds, dataset_key), identities=identities)
 

@@ -19,11 +19,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, record_event
-from troth.datasets import Connected, DatasetError, fides_identities, isolation
+from troth.datasets import Connected, DatasetError, isolation
 from troth.datasets.isolation import IsolatedRow
 from troth.subjects import Keyring
-from troth.subjects.registry import get_subject, identities_of, merged_ids
+from troth.subjects.registry import get_subject, merged_ids
 from troth.vault import StoredItem, VaultItem, items_of
+
+from .datasets import dataset_identities
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +68,7 @@ def read_isolated(
             i for i in items_of(session, keyring, subject.id, include_isolated=True) if i.id in ids
         ]
     if datasets is not None and datasets.keys:
-        identities = fides_identities(
-            (i.kind.value, i.value) for i in identities_of(session, keyring, subject.id)
-        )
+        identities = dataset_identities(session, keyring, subject.id)
         for key in datasets.keys:
             try:
                 target = datasets.target(key)

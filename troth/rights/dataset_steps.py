@@ -48,12 +48,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from troth.datasets import Connected, fides_identities, isolation, jsonable
+from troth.datasets import Connected, isolation, jsonable
 from troth.declaration import Policy
-from troth.retention.datasets import scoped_holds
+from troth.retention.datasets import dataset_identities, scoped_holds
 from troth.retention.holds import active_holds
 from troth.subjects import Keyring
-from troth.subjects.registry import identities_of, merged_ids
+from troth.subjects.registry import merged_ids
 
 from .models import RightsRequest
 from .plan import LEGAL_HOLD
@@ -81,12 +81,6 @@ def request_steps(kind: RequestKind, datasets: Connected | None) -> list[str]:
         else:
             steps.append(step)
     return steps
-
-
-def dataset_identities(session: Session, keyring: Keyring, subject_id: str) -> dict[str, list[str]]:
-    """The subject's identities under the names datasets query by (``email``, ``phone_number``)."""
-    found = identities_of(session, keyring, subject_id)
-    return fides_identities((identity.kind.value, identity.value) for identity in found)
 
 
 def prepare(
