@@ -8,12 +8,9 @@ from typing import TYPE_CHECKING, TypeVar
 import typer
 
 from .app import DB_HELP, DEFAULT_DB, app, err, out
+from .store import in_transaction_or_exit
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from sqlalchemy.orm import Session
-
     from troth.apikeys import ApiKey
 
 T = TypeVar("T")
@@ -25,36 +22,6 @@ apikey_app = typer.Typer(
     help="API keys for servers calling the JSON API: create, list, revoke.", no_args_is_help=True
 )
 app.add_typer(apikey_app, name="apikey")
-
-
-def _in_transaction_or_exit(db: str, work: Callable[[Session], T]) -> T:
-    """Migrate the database, run ``work`` in one transaction and commit; exit 1 with a message."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from troth.store import (
-        DatabaseURLError,
-        display_url,
-        make_engine,
-        make_sessionmaker,
-        session_scope,
-        upgrade,
-    )
-
-    try:
-        engine = make_engine(db)
-    except DatabaseURLError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(1) from None
-    try:
-        upgrade(engine)
-        with session_scope(make_sessionmaker(engine)) as session:
-            return work(session)
-    except SQLAlchemyError as exc:
-        reason = getattr(exc, "orig", None) or exc
-        err.print(f"error: database {display_url(db)}: {reason}", markup=False)
-        raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
 
 
 def _describe(key: ApiKey) -> str:
@@ -82,7 +49,7 @@ def apikey_create(
 
     try:
         checked_scopes(scopes)
-        key, text = _in_transaction_or_exit(
+        key, text = in_transaction_or_exit(
             db,
             lambda session: create_key(
                 session,
@@ -123,7 +90,7 @@ def apikey_list(
     secret)."""
     from troth.apikeys import list_keys
 
-    keys = _in_transaction_or_exit(db, list_keys)
+    keys = in_transaction_or_exit(db, list_keys)
     if not keys:
         out.print("no API keys; create one with `troth apikey create --scope SCOPE`", markup=False)
         return
@@ -155,7 +122,7 @@ def apikey_revoke(
     if parts is not None:
         key_id = parts[0]
     try:
-        key, revoked = _in_transaction_or_exit(
+        key, revoked = in_transaction_or_exit(
             db,
             lambda session: revoke_key(
                 session, key_id, now=datetime.now(UTC), actor=Actor.system(CLI_ACTOR_ID)

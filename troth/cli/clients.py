@@ -8,9 +8,10 @@ from pathlib import Path
 
 import typer
 
-from .apikeys import CLI_ACTOR_ID, _in_transaction_or_exit
+from .apikeys import CLI_ACTOR_ID
 from .app import DB_HELP, DEFAULT_DB, DEFAULT_DECLARATION, _load_or_exit, app, err, out
 from .retention import DECLARATION_HELP, _minute, _wide
+from .store import in_transaction_or_exit
 
 clients_app = typer.Typer(
     help="Retention periods agreed per client: set (override), list (overrides), clear.",
@@ -39,7 +40,7 @@ def clients_override(
 
     policy = _load_or_exit(declaration)
     try:
-        changed = _in_transaction_or_exit(
+        changed = in_transaction_or_exit(
             db,
             lambda session: set_override(
                 session,
@@ -74,7 +75,7 @@ def clients_overrides(
 
     from troth.vault import list_overrides
 
-    rows = _in_transaction_or_exit(db, list_overrides)
+    rows = in_transaction_or_exit(db, list_overrides)
     if not rows:
         out.print("no agreed periods", markup=False)
         return
@@ -99,7 +100,7 @@ def clients_clear(
 
     policy = _load_or_exit(declaration)
     try:
-        changed = _in_transaction_or_exit(
+        changed = in_transaction_or_exit(
             db,
             lambda session: clear_override(
                 session,

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .apikeys import CLI_ACTOR_ID, _in_transaction_or_exit
+from .apikeys import CLI_ACTOR_ID
 from .app import DB_HELP, DEFAULT_DB, DEFAULT_DECLARATION, _load_or_exit, app, err, out
 from .clients import updated as updated_items
 from .retention import DECLARATION_HELP, parse_moment
+from .store import in_transaction_or_exit
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -76,7 +77,7 @@ def events_record(
         return f"subject {recorded.subject_id}", recorded.occurred_at, recorded.items_updated
 
     try:
-        whom, when, updated = _in_transaction_or_exit(db, record)
+        whom, when, updated = in_transaction_or_exit(db, record)
     except EventRefused as exc:
         option = _OPTIONS.get(exc.field, "EVENT" if exc.field == "event" else f"--{exc.field}")
         err.print(f"error: {option}: {exc.message}; nothing was recorded", markup=False)

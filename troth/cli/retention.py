@@ -14,13 +14,13 @@ from troth.declaration import Policy
 from troth.subjects.keys import DEFAULT_KEY_FILE
 from troth.subjects.keys import ENV_VAR as KEY_ENV_VAR
 
-from .apikeys import CLI_ACTOR_ID, _in_transaction_or_exit
+from .apikeys import CLI_ACTOR_ID
 from .app import DB_HELP, DEFAULT_DB, DEFAULT_DECLARATION, _load_or_exit, app, err, out
+from .store import in_transaction_or_exit, sessions_or_exit
 from .worker import DATASETS_HELP, SECRETS_HELP, datasets_or_exit
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import Session
 
     from troth.datasets import Connected
     from troth.retention import LegalHold, RetentionPlan, SweepReport
@@ -56,26 +56,6 @@ def parse_moment(text: str, option: str) -> datetime:
         err.print(f"error: {option}: give the time zone (e.g. ...Z or +05:30)", markup=False)
         raise typer.Exit(1)
     return moment
-
-
-def _sessions_or_exit(db: str) -> tuple[Engine, sessionmaker[Session]]:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from troth.store import DatabaseURLError, display_url, make_engine, make_sessionmaker, upgrade
-
-    try:
-        engine = make_engine(db)
-    except DatabaseURLError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(1) from None
-    try:
-        upgrade(engine)
-    except SQLAlchemyError as exc:
-        engine.dispose()
-        reason = getattr(exc, "orig", None) or exc
-        err.print(f"error: database {display_url(db)}: {reason}", markup=False)
-        raise typer.Exit(1) from None
-    return engine, make_sessionmaker(engine)
 
 
 def _wide() -> Console:
@@ -159,7 +139,7 @@ def retention_plan(
             plan_datasets(session, policy, keyring, connected, plan)
         return plan
 
-    plan = _in_transaction_or_exit(db, plan_all)
+    plan = in_transaction_or_exit(db, plan_all)
     _wide().print(_plan_table(plan))
     out.print(
         "Months are counted each on its own (not cumulatively), the current one from now; "
@@ -205,7 +185,7 @@ def retention_run(
 
     policy = _load_or_exit(declaration)
     connected, keyring = _company(datasets, secrets_file, key_file, policy)
-    engine, sessions = _sessions_or_exit(db)
+    engine, sessions = sessions_or_exit(db)
     try:
         with Progress(
             TextColumn("sweeping"), BarColumn(), MofNCompleteColumn(), console=err
@@ -257,7 +237,7 @@ def retention_report(
 
     policy = _load_or_exit(declaration)
     connected = datasets_or_exit(datasets, secrets_file, policy)
-    report = _in_transaction_or_exit(
+    report = in_transaction_or_exit(
         db, lambda session: review_report(session, policy, datetime.now(UTC))
     )
     if connected is not None:
@@ -334,7 +314,7 @@ def holds_place(
         )
 
     try:
-        hold = _in_transaction_or_exit(db, place)
+        hold = in_transaction_or_exit(db, place)
     except HoldInputError as exc:
         option = {"placed_by": "--by"}.get(exc.field, f"--{exc.field}")
         err.print(f"error: {option}: {exc.message}; no hold was placed", markup=False)
@@ -353,7 +333,7 @@ def holds_lift(
     from troth.retention import HoldAlreadyLifted, HoldInputError, UnknownHold, lift_hold
 
     try:
-        _in_transaction_or_exit(
+        in_transaction_or_exit(
             db,
             lambda session: lift_hold(
                 session,
@@ -387,7 +367,7 @@ def holds_list(
     from troth.retention import is_active, list_holds
 
     now = datetime.now(UTC)
-    holds = _in_transaction_or_exit(db, lambda s: list_holds(s, now, active_only=active))
+    holds = in_transaction_or_exit(db, lambda s: list_holds(s, now, active_only=active))
     if not holds:
         out.print("no legal holds", markup=False)
         return

@@ -13,8 +13,9 @@ import typer
 from troth.subjects.keys import DEFAULT_KEY_FILE
 from troth.subjects.keys import ENV_VAR as KEY_ENV_VAR
 
-from .apikeys import CLI_ACTOR_ID, _in_transaction_or_exit, _minute
+from .apikeys import CLI_ACTOR_ID, _minute
 from .app import DB_HELP, DEFAULT_DB, app, err, out
+from .store import in_transaction_or_exit
 
 if TYPE_CHECKING:
     from troth.staff import StaffAccount
@@ -89,7 +90,7 @@ def staff_create(
     password = _read_password(password_stdin)
     try:
         check_password_policy(password)
-        account, secret = _in_transaction_or_exit(
+        account, secret = in_transaction_or_exit(
             db,
             lambda session: _with_secret(
                 keyring,
@@ -139,7 +140,7 @@ def staff_list(
     from troth.staff import email_of, is_locked, list_accounts
 
     keyring = _keyring_or_exit(key_file)
-    accounts = _in_transaction_or_exit(db, list_accounts)
+    accounts = in_transaction_or_exit(db, list_accounts)
     if not accounts:
         out.print(
             "no staff accounts; create the first with `troth staff create EMAIL --role admin`",
@@ -185,7 +186,7 @@ def staff_disable(
 
     keyring = _keyring_or_exit(key_file)
     try:
-        account, disabled = _in_transaction_or_exit(
+        account, disabled = in_transaction_or_exit(
             db,
             lambda session: disable_account(
                 session, keyring, email, now=datetime.now(UTC), actor=Actor.system(CLI_ACTOR_ID)
