@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from troth.apikeys import AuthenticatedKey
@@ -31,22 +31,12 @@ from ..site import Site, site
 from .auth import require_scope
 from .errors import InvalidInput
 from .sessions import Reading, Writing, keyring_for
+from .shapes import Strict, SubjectId
 
 router = APIRouter(tags=["consent"])
 
-SubjectId = Annotated[
-    str,
-    Path(
-        description="The subject's troth id (a UUID).",
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-    ),
-]
 IdentityKindName = Literal["email", "phone", "external_id", "browser_id"]
 MAX_EVENTS = 1000
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class IdentityIn(Strict):

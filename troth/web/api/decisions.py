@@ -21,16 +21,16 @@ from troth.consent import Decision, DecisionCache
 from ..site import site
 from .auth import require_scope
 from .errors import InvalidInput
+from .shapes import ID_PATTERN
 
 router = APIRouter(tags=["decisions"])
 MAX_QUERIES = 1000
-SUBJECT_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 class DecisionQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject: str = Field(pattern=SUBJECT_PATTERN, description="The subject's troth id.")
+    subject: str = Field(pattern=ID_PATTERN, description="The subject's troth id.")
     purpose: str = Field(max_length=200)
 
 
@@ -53,7 +53,7 @@ _QUERY_PARAMETERS = [
         "in": "query",
         "required": True,
         "description": "The subject's troth id (a UUID).",
-        "schema": {"type": "string", "pattern": SUBJECT_PATTERN},
+        "schema": {"type": "string", "pattern": ID_PATTERN},
     },
     {
         "name": "purpose",
@@ -63,7 +63,7 @@ _QUERY_PARAMETERS = [
         "schema": {"type": "string", "maxLength": 200},
     },
 ]
-_SUBJECT = re.compile(SUBJECT_PATTERN)
+_SUBJECT = re.compile(ID_PATTERN)
 
 
 @router.get(

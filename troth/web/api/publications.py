@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from troth.apikeys import AuthenticatedKey
@@ -29,22 +29,13 @@ from ..site import Site, public_base, site
 from .auth import require_scope
 from .errors import InvalidInput
 from .sessions import Reading, Writing, keyring_for
+from .shapes import Strict, troth_id
 
 router = APIRouter(tags=["publications"])
 
-PublicationId = Annotated[
-    str,
-    Path(
-        description="The publication's troth id (a UUID).",
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-    ),
-]
+PublicationId = Annotated[str, troth_id("The publication's")]
 MAX_TITLE = 200
 MAX_TEXT = 20_000
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class IdentityIn(Strict):

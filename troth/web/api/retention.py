@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import AwareDatetime, Field
 
 from troth.apikeys import AuthenticatedKey
 from troth.retention import (
@@ -28,22 +28,13 @@ from ..site import site
 from .auth import require_scope
 from .errors import InvalidInput
 from .sessions import Reading, Writing
+from .shapes import Strict, troth_id
 
 router = APIRouter(tags=["retention"])
 
-HoldId = Annotated[
-    str,
-    Path(
-        description="The hold's troth id (a UUID).",
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-    ),
-]
+HoldId = Annotated[str, troth_id("The hold's")]
 WriteKey = Annotated[AuthenticatedKey, Depends(require_scope("retention:write"))]
 ReadKey = Annotated[AuthenticatedKey, Depends(require_scope("retention:read"))]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class HoldIn(Strict):

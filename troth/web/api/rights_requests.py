@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from troth.apikeys import AuthenticatedKey
@@ -38,16 +38,11 @@ from troth.subjects import Keyring
 from ..site import Site, site
 from .auth import require_scope
 from .errors import InvalidInput
+from .shapes import Strict, troth_id
 
 router = APIRouter(tags=["rights requests"])
 
-RequestId = Annotated[
-    str,
-    Path(
-        description="The request's troth id (a UUID).",
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-    ),
-]
+RequestId = Annotated[str, troth_id("The request's")]
 KindName = Literal[
     "access",
     "correction",
@@ -63,10 +58,6 @@ StateName = Literal[
     "received", "verified", "in_review", "approved", "denied", "executing", "completed"
 ]
 METHOD_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RequestIn(Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from troth.apikeys import AuthenticatedKey
 from troth.subjects.registry import ShreddedSubject, UnknownSubject
@@ -19,16 +19,9 @@ from ..site import site
 from .auth import require_scope
 from .errors import InvalidInput
 from .sessions import Writing, keyring_for
+from .shapes import SubjectId
 
 router = APIRouter(tags=["vault"])
-
-SubjectId = Annotated[
-    str,
-    Path(
-        description="The subject's troth id (a UUID).",
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-    ),
-]
 
 
 ReadKey = Annotated[AuthenticatedKey, Depends(require_scope("data:read"))]

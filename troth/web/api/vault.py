@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from troth.apikeys import AuthenticatedKey
 from troth.declaration.model import KEY_MAX_LENGTH
@@ -28,14 +28,11 @@ from ..site import public_base, site
 from .auth import require_scope
 from .errors import InvalidInput
 from .sessions import Writing, keyring_for
+from .shapes import Strict
 
 router = APIRouter(tags=["vault"])
 
 IdentityKindName = Literal["email", "phone", "external_id", "browser_id"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class IdentityIn(Strict):
