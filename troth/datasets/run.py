@@ -1,19 +1,17 @@
-"""Access and erasure over a company database, compiled to set-based SQL (P10–P13, P19).
+"""Erasure over a company database, compiled to set-based SQL (P12, P19).
 
-:class:`Target` binds a dataset to a live database. Each request becomes one statement per
-collection, whatever the number of people or rows: a collection's rows are found by its identity
-columns (``email IN (...)``) or through the references that lead to it, as nested ``IN``
-subqueries (``login.customer_id IN (SELECT c.id FROM customer c WHERE c.email IN (...))``). The
-database's own planner does the joining; troth never fetches rows to decide what to change.
-Keyed hashes are computed in the statement on PostgreSQL (HMAC-SHA256 from its built-in
-``sha256``); elsewhere troth computes them and writes them back by primary key in one batch.
+:class:`Target` is a :class:`~troth.datasets.reach.Reach` (a dataset bound to a live database,
+finding the rows a request's identities reach as one statement per collection) that can also
+erase what it finds. Each collection's rows are masked or deleted where they are, by statements
+over the rows its reach finds; troth never fetches rows to decide what to change. Keyed hashes
+are computed in the statement on PostgreSQL (HMAC-SHA256 from its built-in ``sha256``);
+elsewhere troth computes them and writes them back by primary key in one batch.
 
 Erasure writes in an order that keeps every collection reachable until its own statement has run:
 a collection whose fields another collection's reach reads (``customer.email`` for everything
 under the customer) is written after that collection. Where no such order exists (a masked column
 that is also the key of a reference cycle, say), the primary keys of every reachable row are
-read first and each statement targets those keys. Collections that reach one another through a
-cycle of references are always found that way, step by step until no new row appears.
+read first and each statement targets those keys.
 
 A field under a retention rule with a legal basis is kept in each row whose clock (the field's or
 collection's ``timestamp`` column) has not run out, or has not started (the column is empty): the
@@ -34,7 +32,6 @@ twice), so a worker that dies after the commit but before recording it changes n
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -44,14 +41,11 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
-    Engine,
     Table,
     and_,
-    any_,
     bindparam,
     case,
     delete,
-    false,
     func,
     literal,
     not_,
@@ -59,19 +53,15 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql
 
-from troth.declaration import Policy
 from troth.declaration.model import RetentionRule
 
 from . import isolation
-from .check import check_dataset, reachability_problems, reflect
-from .graph import Traversal, traverse
 from .hashing import HASH_PATTERN, is_keyed_hash, keyed_hash, sql_keyed_hash
-from .model import Collection, Dataset, DatasetError, Field
+from .model import Collection, Field
+from .reach import Identities, PrimaryKeys, Reach, pk_columns
 
 if TYPE_CHECKING:
     from .holds import Holds
@@ -79,9 +69,6 @@ if TYPE_CHECKING:
 # The rule reported for what a legal hold keeps (a hold is not a retention rule of the
 # declaration, but the requester is told about it the same way).
 LEGAL_HOLD = "legal_hold"
-
-Identities = Mapping[str, Sequence[Any]]
-PrimaryKeys = dict[str, list[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
@@ -134,146 +121,9 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-class Target:
-    """A dataset bound to a live database. The tables are reflected once, when bound."""
-
-    def __init__(
-        self,
-        dataset: Dataset,
-        engine: Engine,
-        *,
-        policy: Policy | None = None,
-        check: bool = True,
-    ) -> None:
-        self.dataset = dataset
-        self.engine = engine
-        self.policy = policy
-        self.postgres = engine.dialect.name == "postgresql"
-        self.traversal: Traversal = traverse(dataset)
-        # Fail closed: a dataset that cannot be acted on as declared against this database
-        # (troth datasets check) is refused before any request touches it.
-        # Personal data no identity reaches stops rights requests (access, plan, erase) but not
-        # a retention sweep, which needs no identity. (``check=False`` only for tests that
-        # exercise one part on a dataset built for it.)
-        metadata = reflect(engine, dataset)
-        self._unreachable = reachability_problems(dataset) if check else []
-        unreachable = {(p.line, p.column, p.message) for p in self._unreachable}
-        errors = [
-            p
-            for p in check_dataset(dataset, policy=policy, metadata=metadata)
-            if p.severity == "error" and (p.line, p.column, p.message) not in unreachable
-        ]
-        if errors and check:
-            raise DatasetError(errors)
-        self.tables: dict[str, Table] = {
-            c.name: metadata.tables[c.name] for c in dataset.collections
-        }
-
-    def _refuse_unreachable(self) -> None:
-        """A rights request must find every personal field: fail closed when some cannot be."""
-        if self._unreachable:
-            raise DatasetError(self._unreachable)
-
-    # -- finding rows -------------------------------------------------------------------------
-
-    def _where(
-        self, table: Any, name: str, identities: Identities, keys: PrimaryKeys
-    ) -> ColumnElement[bool]:
-        """Rows of ``table`` (collection ``name``, or an alias of it) reachable from the
-        identities; collections in ``keys`` are found by their primary keys instead."""
-        if name in keys:
-            return _pk_in(table, self.dataset.collection(name), keys[name])
-        return self._step(table, name, identities, keys)
-
-    def _step(
-        self, table: Any, name: str, identities: Identities, keys: PrimaryKeys
-    ) -> ColumnElement[bool]:
-        """Rows of ``name`` that its identity columns or one reference from a reachable row
-        find."""
-        conditions: list[ColumnElement[bool]] = []
-        for f in self.dataset.collection(name).identities:
-            values = [v for v in identities.get(f.identity or "", ()) if v is not None]
-            if values:
-                conditions.append(self._among(table.c[f.name], values))
-        for edge in self.traversal.incoming.get(name, ()):
-            source = self.tables[edge.source].alias()
-            inner = self._where(source, edge.source, identities, keys)
-            conditions.append(
-                table.c[edge.target_field].in_(
-                    select(source.c[edge.source_field]).where(inner).correlate(None)
-                )
-            )
-        return or_(*conditions) if conditions else false()
-
-    def _among(self, column: Any, values: list[Any]) -> ColumnElement[bool]:
-        """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter however
-        many values (a batch of ten thousand people costs one bind, not ten thousand)."""
-        if self.postgres:
-            array = bindparam(None, values, type_=postgresql.ARRAY(column.type))
-            return column == any_(array)
-        in_: ColumnElement[bool] = column.in_(values)
-        return in_
-
-    def _cycle_keys(self, conn: Connection, identities: Identities) -> PrimaryKeys:
-        """Primary keys of the reachable rows of collections on a cycle of references, found step
-        by step until no step adds a row."""
-        cyclic = [n for n in self.traversal.order if self.traversal.cyclic(n)]
-        keys: PrimaryKeys = {n: [] for n in cyclic}
-        grew = bool(cyclic)
-        while grew:
-            grew = False
-            for name in cyclic:
-                table = self.tables[name]
-                collection = self.dataset.collection(name)
-                reach = or_(
-                    _pk_in(table, collection, keys[name]),
-                    self._step(table, name, identities, keys),
-                )
-                query = select(*_pk_columns(table, collection)).where(reach)
-                found = sorted(tuple(row) for row in conn.execute(query))
-                if found != keys[name]:
-                    keys[name] = found
-                    grew = True
-        return keys
-
-    def _all_keys(self, conn: Connection, identities: Identities, keys: PrimaryKeys) -> PrimaryKeys:
-        every = dict(keys)
-        for name in self.traversal.order:
-            if name in every:
-                continue
-            table = self.tables[name]
-            collection = self.dataset.collection(name)
-            where = self._where(table, name, identities, every)
-            every[name] = sorted(
-                tuple(r) for r in conn.execute(select(*_pk_columns(table, collection)).where(where))
-            )
-        return every
-
-    def reachable_keys(self, conn: Connection, identities: Identities) -> PrimaryKeys:
-        """Primary keys, per collection, of every row the identities reach."""
-        self._refuse_unreachable()
-        return self._all_keys(conn, identities, self._cycle_keys(conn, identities))
-
-    # -- access -------------------------------------------------------------------------------
-
-    def access(self, conn: Connection, identities: Identities) -> dict[str, list[dict[str, Any]]]:
-        """Every reachable row, per collection, with the dataset's declared fields."""
-        self._refuse_unreachable()
-        keys = self._cycle_keys(conn, identities)
-        found: dict[str, list[dict[str, Any]]] = {}
-        for name in self.traversal.order:
-            table = self.tables[name]
-            collection = self.dataset.collection(name)
-            columns = [table.c[f.name] for f in collection.fields]
-            query = (
-                select(*columns)
-                .where(self._where(table, name, identities, keys))
-                .order_by(*_pk_columns(table, collection))
-            )
-            found[name] = [dict(row._mapping) for row in conn.execute(query)]
-        return found
-
-    # -- erasure ------------------------------------------------------------------------------
+class Target(Reach):
+    """A dataset bound to a live database (:class:`~troth.datasets.reach.Reach`) that can erase
+    what the identities reach: :meth:`plan` counts what :meth:`erase` changes."""
 
     def _rule(self, f: Field) -> RetentionRule | None:
         if f.retention is None or self.policy is None:
@@ -365,6 +215,33 @@ class Target:
             remaining.remove(ready)
         return result
 
+    def _fk_order(self) -> list[str]:
+        """Collections with referencing tables before the tables they reference (foreign keys),
+        leaves first where nothing says otherwise."""
+        pending = list(reversed(self.traversal.order))
+        result: list[str] = []
+        while pending:
+            ready = next(
+                (
+                    name
+                    for name in pending
+                    if not any(
+                        other != name
+                        and any(
+                            fk.column.table.name == name for fk in self.tables[other].foreign_keys
+                        )
+                        for other in pending
+                    )
+                ),
+                None,
+            )
+            if ready is None:  # a cycle of foreign keys: the rest in the order they are
+                result.extend(pending)
+                break
+            result.append(ready)
+            pending.remove(ready)
+        return result
+
     def plan(
         self,
         conn: Connection,
@@ -381,35 +258,9 @@ class Target:
         result = Erasure()
         result.isolated = isolation.count(conn, self._isolated_keys(conn, identities, keys, holds))
         for name in self.traversal.order:
-            if self._collection_held(name, holds):
-                self._count_held_collection(conn, name, identities, keys, result)
-                continue
             self._count_kept(conn, name, identities, keys, now, result, holds)
-            table = self.tables[name]
-            collection = self.dataset.collection(name)
-            personal = [f for f in collection.personal if not f.read_only]
-            if not personal:
-                continue
-            where = self._where(table, name, identities, keys)
-            held = [
-                h
-                for f in personal
-                if (h := self._held(table, collection, f, now, holds)) is not None
-            ]
-            masked_where = where
-            if collection.deletes_rows:
-                deletable = and_(where, not_(or_(*held))) if held else where
-                deleted = conn.scalar(select(func.count()).select_from(table).where(deletable))
-                if deleted:
-                    result.deleted[name] = int(deleted)
-                if not held:
-                    continue
-                masked_where = and_(where, or_(*held))
-            if not any(f.mask != "delete_row" for f in _written(personal, holds)):
-                continue  # nothing left to mask: what is not deleted is kept
-            masked = conn.scalar(select(func.count()).select_from(table).where(masked_where))
-            if masked:
-                result.masked[name] = int(masked)
+            if not self._collection_held(name, holds):
+                self._count_collection(conn, name, identities, keys, now, result, holds)
         return result
 
     def erase(
@@ -442,10 +293,7 @@ class Target:
         # Count what is kept before anything changes: afterwards the rows are no longer reachable.
         if report:
             for name in self.traversal.order:
-                if self._collection_held(name, holds):
-                    self._count_held_collection(conn, name, identities, keys, result)
-                else:
-                    self._count_kept(conn, name, identities, keys, now, result, holds)
+                self._count_kept(conn, name, identities, keys, now, result, holds)
         for name in order:
             if not self._collection_held(name, holds):
                 self._erase_collection(conn, name, identities, keys, now, hash_key, result, holds)
@@ -480,6 +328,58 @@ class Target:
             self.dataset, self.dataset.collection(name)
         )
 
+    def _count_kept(
+        self,
+        conn: Connection,
+        name: str,
+        identities: Identities,
+        keys: PrimaryKeys,
+        now: datetime,
+        result: Erasure,
+        holds: Holds | None,
+    ) -> None:
+        """What an erasure keeps in ``name``: the whole collection when a legal hold keeps it,
+        else the fields a legal hold or a legal retention rule keeps."""
+        if self._collection_held(name, holds):
+            self._count_held_collection(conn, name, identities, keys, result)
+        else:
+            self._count_kept_fields(conn, name, identities, keys, now, result, holds)
+
+    def _count_collection(
+        self,
+        conn: Connection,
+        name: str,
+        identities: Identities,
+        keys: PrimaryKeys,
+        now: datetime,
+        result: Erasure,
+        holds: Holds | None,
+    ) -> None:
+        """The rows of ``name`` :meth:`_erase_collection` would delete and mask, counted."""
+        table = self.tables[name]
+        collection = self.dataset.collection(name)
+        personal = [f for f in collection.personal if not f.read_only]
+        if not personal:
+            return
+        where = self._where(table, name, identities, keys)
+        held = [
+            h for f in personal if (h := self._held(table, collection, f, now, holds)) is not None
+        ]
+        masked_where = where
+        if collection.deletes_rows:
+            deletable = and_(where, not_(or_(*held))) if held else where
+            deleted = conn.scalar(select(func.count()).select_from(table).where(deletable))
+            if deleted:
+                result.deleted[name] = int(deleted)
+            if not held:
+                return
+            masked_where = and_(where, or_(*held))
+        if not any(f.mask != "delete_row" for f in _written(personal, holds)):
+            return  # nothing left to mask: what is not deleted is kept
+        masked = conn.scalar(select(func.count()).select_from(table).where(masked_where))
+        if masked:
+            result.masked[name] = int(masked)
+
     def _count_held_collection(
         self,
         conn: Connection,
@@ -498,34 +398,7 @@ class Target:
         if rows:
             result.kept.append(KeptField(name, "*", LEGAL_HOLD, int(rows)))
 
-    def _fk_order(self) -> list[str]:
-        """Collections with referencing tables before the tables they reference (foreign keys),
-        leaves first where nothing says otherwise."""
-        pending = list(reversed(self.traversal.order))
-        result: list[str] = []
-        while pending:
-            ready = next(
-                (
-                    name
-                    for name in pending
-                    if not any(
-                        other != name
-                        and any(
-                            fk.column.table.name == name for fk in self.tables[other].foreign_keys
-                        )
-                        for other in pending
-                    )
-                ),
-                None,
-            )
-            if ready is None:  # a cycle of foreign keys: the rest in the order they are
-                result.extend(pending)
-                break
-            result.append(ready)
-            pending.remove(ready)
-        return result
-
-    def _count_kept(
+    def _count_kept_fields(
         self,
         conn: Connection,
         name: str,
@@ -535,6 +408,8 @@ class Target:
         result: Erasure,
         holds: Holds | None = None,
     ) -> None:
+        """The fields of ``name`` a legal hold or a legal retention rule keeps, with the rows in
+        which each is kept."""
         table = self.tables[name]
         collection = self.dataset.collection(name)
         held = [(f, self._held(table, collection, f, now, holds)) for f in collection.personal]
@@ -621,7 +496,7 @@ class Target:
             else 0
         )
         if hashes:
-            pk = _pk_columns(table, collection)
+            pk = pk_columns(table, collection)
             statement = (
                 update(table)
                 .where(and_(*(c == bindparam(f"k_{c.name}") for c in pk)))
@@ -644,7 +519,7 @@ class Target:
         """The keyed hash of each field masked with ``hash``, as parameters of one batched
         update by primary key (``k_<key>``, ``v_<field>``); rows whose values are already hashed,
         empty or held by a rule are left out."""
-        pk = _pk_columns(table, collection)
+        pk = pk_columns(table, collection)
         flags = [
             case((h, 1), else_=0) if (h := held[f.name]) is not None else literal(0) for f in fields
         ]
@@ -667,16 +542,3 @@ class Target:
 def _written(fields: list[Field], holds: Holds | None) -> list[Field]:
     """The fields an erasure writes: those no legal hold keeps."""
     return [f for f in fields if holds is None or not holds.holds_field(f)]
-
-
-def _pk_columns(table: Any, collection: Collection) -> list[Any]:
-    return [table.c[name] for name in collection.primary_key]
-
-
-def _pk_in(table: Any, collection: Collection, keys: list[tuple[Any, ...]]) -> ColumnElement[bool]:
-    columns = _pk_columns(table, collection)
-    if not keys:
-        return false()
-    if len(columns) == 1:
-        return columns[0].in_([k[0] for k in keys])
-    return tuple_(*columns).in_(keys)

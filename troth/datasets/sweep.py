@@ -65,7 +65,9 @@ from .anonymize import Treatment, treatment
 from .hashing import HASH_LENGTH, HASH_PREFIX, is_keyed_hash, keyed_hash
 from .holds import NO_HOLDS, Holds, PrimaryKeys
 from .isolation import Seal
-from .model import Collection, Field
+from .model import Field
+from .reach import pk_columns as _pk
+from .reach import pk_in as _pk_in
 from .run import Target
 from .units import Unit, is_date, is_text, units_of
 
@@ -144,18 +146,6 @@ def rule_cutoff(rule: RetentionRule, moment: datetime, column: Column[Any]) -> d
 def as_utc(now: datetime) -> datetime:
     """``now`` in UTC, a naive time being taken as UTC."""
     return (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _pk(table: Table, collection: Collection) -> list[Column[Any]]:
-    return [table.c[name] for name in collection.primary_key]
-
-
-def _pk_in(columns: list[Column[Any]], keys: list[tuple[Any, ...]]) -> ColumnElement[bool]:
-    if not keys:
-        return false()
-    if len(columns) == 1:
-        return columns[0].in_([k[0] for k in keys])
-    return tuple_(*columns).in_(keys)
 
 
 def _after(columns: list[Column[Any]], last: tuple[Any, ...]) -> ColumnElement[bool]:
