@@ -24,9 +24,8 @@ from typing import Any
 from troth.declaration.taxonomy import is_under
 
 from .model import Collection, Dataset, Field
+from .reach import PrimaryKeys
 from .run import Target
-
-PrimaryKeys = dict[str, list[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from sqlalchemy import (
 )
 
 from .model import Dataset
+from .reach import PrimaryKeys
 
 ISOLATION_TABLE = "troth_isolated"
 # MariaDB limits an index to 3072 bytes (4 per character in utf8mb4): collection + row key fit.
@@ -58,7 +59,6 @@ ROW_KEY_LENGTH = 500
 
 Seal = Callable[[bytes, bytes], bytes]
 Open = Callable[[bytes, bytes], bytes]
-PrimaryKeys = dict[str, list[tuple[Any, ...]]]
 
 _metadata = MetaData()
 isolated_rows = Table(

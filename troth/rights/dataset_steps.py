@@ -49,6 +49,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from troth.datasets import Connected, isolation, jsonable
+from troth.datasets.run import LEGAL_HOLD
 from troth.declaration import Policy
 from troth.retention.datasets import dataset_identities, scoped_holds
 from troth.retention.holds import active_holds
@@ -56,7 +57,6 @@ from troth.subjects import Keyring
 from troth.subjects.registry import merged_ids
 
 from .models import RightsRequest
-from .plan import LEGAL_HOLD
 from .requests import get_request, note
 from .states import RequestKind
 from .steps import EXECUTOR, STEPS, StepContext, add_outcome

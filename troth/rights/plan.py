@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from troth.audit import Actor, record_event
+from troth.datasets.run import LEGAL_HOLD
 from troth.declaration import Policy
 from troth.declaration.model import RetentionRule
 from troth.declaration.taxonomy import is_under
@@ -148,9 +149,6 @@ def _kept(item: VaultItem, rule: RetentionRule) -> KeptItem:
         retain_until=item.retain_until,
         waiting_for=item.waiting_for,
     )
-
-
-LEGAL_HOLD = "legal_hold"
 
 
 def legally_held(session: Session, item_ids: list[int], now: datetime) -> set[int]:
