@@ -4,13 +4,20 @@ MariaDB, with rows on both sides of each rule's cutoff under a moved clock.
 Rules (from examples/kestrel/privacy.yaml): ``analytics`` anonymizes after 2 years,
 ``visitor_logs`` deletes after 90 days, ``financial_records`` deletes after 7 years (with a legal
 basis), ``project_data`` isolates five years after the project closed (with a legal basis).
+
+The sweep, isolation and plan tests share the fixtures here (``shop`` on each company-database
+backend, ``sqlite_shop``) by importing them: ``from sweep_support import shop_fixture``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+from dataset_backends import fresh_engine
 from sqlalchemy import (
     Column,
     Date,
@@ -26,7 +33,10 @@ from sqlalchemy import (
     select,
 )
 
-from troth.datasets import Dataset, read_datasets
+from troth.datasets import Dataset, Target, read_datasets
+from troth.datasets.holds import Holds
+from troth.datasets.sweep import SweepCounts, sweep_dataset
+from troth.declaration import Policy
 from troth.subjects import Keyring, MasterKey
 
 # The moved clock: every test sweeps "now" in 2031.
@@ -157,12 +167,23 @@ def erasable_shop_yaml() -> str:
     return SHOP_YAML.replace(old, new)
 
 
+def _keyed(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
+    """A shop table keyed by the ``id`` its rows bring with them, then ``columns``."""
+    return Table(
+        name, metadata, Column("id", Integer, primary_key=True, autoincrement=False), *columns
+    )
+
+
+def _members(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
+    """A shop table whose rows each belong to a member."""
+    return _keyed(metadata, name, Column("member_id", Integer, ForeignKey("member.id")), *columns)
+
+
 def shop_tables(metadata: MetaData) -> dict[str, Table]:
-    return {
-        "member": Table(
-            "member",
+    tables = [
+        _keyed(
             metadata,
-            Column("id", Integer, primary_key=True, autoincrement=False),
+            "member",
             Column("email", String(100), nullable=False, unique=True),
             Column("name", String(100)),
             Column("phone", String(40)),
@@ -173,43 +194,31 @@ def shop_tables(metadata: MetaData) -> dict[str, Table]:
             Column("first_order_at", DateTime),
             Column("last_seen_at", DateTime),
         ),
-        "visit": Table(
-            "visit",
+        _members(
             metadata,
-            Column("id", Integer, primary_key=True, autoincrement=False),
-            Column("member_id", Integer, ForeignKey("member.id")),
+            "visit",
             Column("ip", String(64)),
             Column("page", String(200)),
             Column("at", DateTime),
         ),
-        "invoice": Table(
-            "invoice",
+        _members(
             metadata,
-            Column("id", Integer, primary_key=True, autoincrement=False),
-            Column("member_id", Integer, ForeignKey("member.id")),
+            "invoice",
             Column("billing_name", String(100), nullable=False),
             Column("card", Text),
             Column("note", String(200)),
             Column("issued_at", DateTime),
         ),
-        "payment": Table(
-            "payment",
+        _members(
             metadata,
-            Column("id", Integer, primary_key=True, autoincrement=False),
-            Column("member_id", Integer, ForeignKey("member.id")),
+            "payment",
             Column("device", String(64)),
             Column("payer", String(100)),
             Column("paid_at", DateTime),
         ),
-        "project_note": Table(
-            "project_note",
-            metadata,
-            Column("id", Integer, primary_key=True, autoincrement=False),
-            Column("member_id", Integer, ForeignKey("member.id")),
-            Column("body", Text),
-            Column("closed_at", DateTime),
-        ),
-    }
+        _members(metadata, "project_note", Column("body", Text), Column("closed_at", DateTime)),
+    ]
+    return {table.name: table for table in tables}
 
 
 def t(*parts: int) -> datetime:
@@ -307,3 +316,55 @@ def dump(engine: Engine) -> dict[str, list[dict[str, Any]]]:
             name: [dict(r._mapping) for r in conn.execute(select(table).order_by(table.c.id))]
             for name, table in tables.items()
         }
+
+
+# -- the shop bound and swept ---------------------------------------------------------------------
+
+
+@contextmanager
+def shop_engine(backend: str, server_url: str | None) -> Iterator[Engine]:
+    """An engine on a fresh database of ``backend`` (dataset_backends) holding the shop."""
+    with fresh_engine(backend, server_url) as engine:
+        load_shop(engine)
+        yield engine
+
+
+@pytest.fixture(name="shop")
+def shop_fixture(company_database: tuple[str, str | None]) -> Iterator[Engine]:
+    """The shop on SQLite, PostgreSQL and MariaDB (conftest's company_database: the servers are
+    required on CI)."""
+    with shop_engine(*company_database) as engine:
+        yield engine
+
+
+@pytest.fixture(name="sqlite_shop")
+def sqlite_shop_fixture() -> Iterator[Engine]:
+    """The shop on SQLite only, for what does not depend on the backend."""
+    with shop_engine("sqlite", None) as engine:
+        yield engine
+
+
+def shop_target(engine: Engine, policy: Policy, dataset: Dataset | None = None) -> Target:
+    """The shop (or another ``dataset``) bound to ``engine``. The shop is built for the sweep's
+    edge cases (a NOT NULL e-mail under anonymization whose default erasure mask cannot empty
+    it): `troth datasets check` would refuse it for rights requests, so it is bound with
+    ``check=False``."""
+    return Target(dataset or shop_dataset(), engine, policy=policy, check=False)
+
+
+def sweep_shop(
+    engine: Engine, policy: Policy, holds: Holds | None = None, **kw: Any
+) -> SweepCounts:
+    """One sweep of the shop as of NOW, sealing what it isolates with KEYRING."""
+    kw.setdefault("seal", KEYRING.seal_isolated)
+    target = shop_target(engine, policy)
+    return sweep_dataset(target, policy, NOW, holds or Holds(), hash_key=HASH_KEY, **kw)
+
+
+def by_id(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {row["id"]: row for row in rows}
+
+
+def naive(value: Any) -> Any:
+    """A datetime without its zone, to compare with the naive moments above; anything else as is."""
+    return value.replace(tzinfo=None) if isinstance(value, datetime) else value

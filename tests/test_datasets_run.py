@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
 )
 
-from troth.datasets import DatasetError, Target, load_datasets, read_datasets
+from troth.datasets import DatasetError, Erasure, Target, load_datasets, read_datasets
 from troth.datasets.hashing import keyed_hash
 from troth.declaration import Policy
 
@@ -94,6 +94,29 @@ def _build(engine: Engine, metadata: MetaData, rows: dict[str, list[dict[str, An
                 conn.execute(insert(metadata.tables[name]), table_rows)
 
 
+def _create_tables(
+    engine: Engine,
+    columns: dict[str, list[Column[Any]]],
+    rows: dict[str, list[dict[str, Any]]],
+) -> MetaData:
+    """One table per entry of ``columns``, keyed by the ``id`` its rows bring, then those
+    columns; filled with ``rows``."""
+    metadata = MetaData()
+    for name, table_columns in columns.items():
+        Table(
+            name,
+            metadata,
+            Column("id", Integer, primary_key=True, autoincrement=False),
+            *table_columns,
+        )
+    _build(engine, metadata, rows)
+    return metadata
+
+
+def _strings(*names: str) -> list[Column[Any]]:
+    return [Column(name, String(100)) for name in names]
+
+
 def _dump(engine: Engine, metadata: MetaData) -> dict[str, dict[int, tuple[Any, ...]]]:
     with engine.connect() as conn:
         return {
@@ -113,6 +136,12 @@ def portal(company_database: tuple[str, str | None]) -> Iterator[tuple[Engine, M
 def _portal_target(engine: Engine, policy: Policy | None) -> Target:
     [dataset] = load_datasets(PORTAL)
     return Target(dataset, engine, policy=policy)
+
+
+def _erase(target: Target, *emails: str) -> Erasure:
+    """Erase the subjects found by ``emails``, in one transaction, as of NOW."""
+    with target.engine.begin() as conn:
+        return target.erase(conn, {"email": list(emails)}, now=NOW, hash_key=KEY)
 
 
 def test_access_finds_the_customers_rows_through_every_reference(
@@ -140,9 +169,7 @@ def test_erasure_masks_the_customer_keeps_recent_billing_names_and_leaves_others
 ) -> None:
     engine, metadata = portal
     before = _dump(engine, metadata)
-    target = _portal_target(engine, kestrel_policy)
-    with engine.begin() as conn:
-        erasure = target.erase(conn, {"email": [ANA]}, now=NOW, hash_key=KEY)
+    erasure = _erase(_portal_target(engine, kestrel_policy), ANA)
     after = _dump(engine, metadata)
     assert [(k.collection, k.field, k.rule, k.rows) for k in erasure.kept] == [
         ("orders", "billing_name", "financial_records", 1)
@@ -168,11 +195,9 @@ def test_erasing_twice_changes_nothing_more(
 ) -> None:
     engine, metadata = portal
     target = _portal_target(engine, kestrel_policy)
-    with engine.begin() as conn:
-        target.erase(conn, {"email": [ANA]}, now=NOW, hash_key=KEY)
+    _erase(target, ANA)
     once = _dump(engine, metadata)
-    with engine.begin() as conn:
-        again = target.erase(conn, {"email": [ANA]}, now=NOW, hash_key=KEY)
+    again = _erase(target, ANA)
     assert _dump(engine, metadata) == once
     assert again.deleted == {}
 
@@ -181,9 +206,7 @@ def test_a_batch_of_two_subjects_is_one_erasure_of_both(
     portal: tuple[Engine, MetaData],
 ) -> None:
     engine, metadata = portal
-    target = _portal_target(engine, None)
-    with engine.begin() as conn:
-        erasure = target.erase(conn, {"email": [ANA, BO]}, now=NOW, hash_key=KEY)
+    erasure = _erase(_portal_target(engine, None), ANA, BO)
     after = _dump(engine, metadata)
     assert erasure.deleted == {"payment_card": 2, "visit": 3}
     assert erasure.masked["orders"] == 4
@@ -243,15 +266,6 @@ def engine(company_database: tuple[str, str | None]) -> Iterator[Engine]:
 def test_a_chain_of_managers_is_followed_to_its_end(engine: Engine) -> None:
     """manager_id -> id, direction to: from an employee up to each manager in turn, never down
     to the people they manage, nor sideways to colleagues."""
-    metadata = MetaData()
-    Table(
-        "employee",
-        metadata,
-        Column("id", Integer, primary_key=True, autoincrement=False),
-        Column("email", String(100)),
-        Column("name", String(100)),
-        Column("manager_id", Integer),
-    )
     chain = [  # 5 -> 4 -> 3 -> 2 -> 1; 6 reports to 3; 7 to nobody
         {"id": 1, "email": "boss@example.org", "name": "Boss", "manager_id": None},
         *(
@@ -261,14 +275,14 @@ def test_a_chain_of_managers_is_followed_to_its_end(engine: Engine) -> None:
         {"id": 6, "email": "six@example.org", "name": "Six", "manager_id": 3},
         {"id": 7, "email": "seven@example.org", "name": "Seven", "manager_id": None},
     ]
-    _build(engine, metadata, {"employee": chain})
+    columns = {"employee": [*_strings("email", "name"), Column("manager_id", Integer)]}
+    metadata = _create_tables(engine, columns, {"employee": chain})
     [dataset] = read_datasets(EMPLOYEES, "staff.yaml")
     target = Target(dataset, engine)
     with engine.connect() as conn:
         found = target.access(conn, {"email": ["e5@example.org"]})
     assert [r["id"] for r in found["employee"]] == [1, 2, 3, 4, 5]
-    with engine.begin() as conn:
-        target.erase(conn, {"email": ["e5@example.org"]}, now=NOW, hash_key=KEY)
+    _erase(target, "e5@example.org")
     after = _dump(engine, metadata)["employee"]
     assert [n for n, row in sorted(after.items()) if row[1] is None] == [1, 2, 3, 4, 5]
     assert after[6] == (6, "six@example.org", "Six", 3)
@@ -308,18 +322,10 @@ dataset:
 def test_a_masked_join_key_read_both_ways_is_still_erased_whole(engine: Engine) -> None:
     """subscription.email and customer.email reach each other, and erasure masks both: no order
     of the two statements keeps the other reachable, so the rows are pinned by key first."""
-    metadata = MetaData()
-    for name, extra in (("customer", "name"), ("subscription", "topic")):
-        Table(
-            name,
-            metadata,
-            Column("id", Integer, primary_key=True, autoincrement=False),
-            Column("email", String(100)),
-            Column(extra, String(100)),
-        )
-    _build(
+    columns = {"customer": _strings("email", "name"), "subscription": _strings("email", "topic")}
+    metadata = _create_tables(
         engine,
-        metadata,
+        columns,
         {
             "customer": [
                 {"id": 1, "email": ANA, "name": "Ana"},
@@ -333,9 +339,7 @@ def test_a_masked_join_key_read_both_ways_is_still_erased_whole(engine: Engine) 
         },
     )
     [dataset] = read_datasets(NEWSLETTER, "shop.yaml")
-    target = Target(dataset, engine)
-    with engine.begin() as conn:
-        target.erase(conn, {"email": [ANA]}, now=NOW, hash_key=KEY)
+    _erase(Target(dataset, engine), ANA)
     after = _dump(engine, metadata)
     assert after["customer"] == {1: (1, "gone", None), 2: (2, BO, "Bo")}
     assert after["subscription"] == {1: (1, None, None), 2: (2, None, None), 3: (3, BO, "news")}
@@ -369,30 +373,15 @@ def test_a_hashed_or_masked_identity_column_does_not_hide_the_row_from_its_other
 ) -> None:
     """The column the row is found by is itself masked (hashed, or emptied while another field
     is hashed); the row's other fields are masked all the same."""
-    metadata = MetaData()
-    Table(
-        "contact",
-        metadata,
-        Column("id", Integer, primary_key=True, autoincrement=False),
-        Column("email", String(100)),
-        Column("name", String(100)),
-        Column("note", String(100)),
-    )
-    _build(
-        engine,
-        metadata,
-        {
-            "contact": [
-                {"id": 1, "email": ANA, "name": "Ana", "note": "called"},
-                {"id": 2, "email": BO, "name": "Bo", "note": "met"},
-            ]
-        },
-    )
+    rows = [
+        {"id": 1, "email": ANA, "name": "Ana", "note": "called"},
+        {"id": 2, "email": BO, "name": "Bo", "note": "met"},
+    ]
+    columns = {"contact": _strings("email", "name", "note")}
+    metadata = _create_tables(engine, columns, {"contact": rows})
     text = HASHED_IDENTITY.replace("EMAIL_MASK", email_mask).replace("NOTE_MASK", note_mask)
     [dataset] = read_datasets(text, "crm.yaml")
-    target = Target(dataset, engine)
-    with engine.begin() as conn:
-        erasure = target.erase(conn, {"email": [ANA]}, now=NOW, hash_key=KEY)
+    erasure = _erase(Target(dataset, engine), ANA)
     assert _dump(engine, metadata)["contact"] == {
         1: (
             1,
@@ -432,30 +421,15 @@ def test_a_hold_reads_its_clock_before_erasure_empties_the_clock(
     """The clock column is personal data too and is emptied by the same statement; whether the
     rule holds a field is decided on the clock as it was (MariaDB and MySQL assign left to
     right, so an emptied clock read afterwards would look like one not yet started)."""
-    metadata = MetaData()
-    Table(
-        "invoice",
-        metadata,
-        Column("id", Integer, primary_key=True, autoincrement=False),
-        Column("issued_at", DateTime),
-        Column("email", String(100)),
-        Column("billing_name", String(100)),
-    )
-    _build(
-        engine,
-        metadata,
-        {
-            "invoice": [
-                {"id": 1, "issued_at": datetime(2001, 1, 1), "email": ANA, "billing_name": "A"},
-                {"id": 2, "issued_at": datetime(2025, 1, 1), "email": ANA, "billing_name": "A"},
-                {"id": 3, "issued_at": None, "email": ANA, "billing_name": "A"},
-            ]
-        },
-    )
+    rows = [
+        {"id": 1, "issued_at": datetime(2001, 1, 1), "email": ANA, "billing_name": "A"},
+        {"id": 2, "issued_at": datetime(2025, 1, 1), "email": ANA, "billing_name": "A"},
+        {"id": 3, "issued_at": None, "email": ANA, "billing_name": "A"},
+    ]
+    columns = {"invoice": [Column("issued_at", DateTime), *_strings("email", "billing_name")]}
+    metadata = _create_tables(engine, columns, {"invoice": rows})
     [dataset] = read_datasets(INVOICES, "billing.yaml")
-    target = Target(dataset, engine, policy=kestrel_policy)
-    with engine.begin() as conn:
-        erasure = target.erase(conn, {"email": [ANA]}, now=NOW, hash_key=KEY)
+    erasure = _erase(Target(dataset, engine, policy=kestrel_policy), ANA)
     assert _dump(engine, metadata)["invoice"] == {
         1: (1, None, None, "erased"),  # 2001: the seven years have run out
         2: (2, None, None, "A"),
