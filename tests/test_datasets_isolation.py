@@ -19,6 +19,7 @@ from sweep_support import (
     NOW,
     SHOP_YAML,
     by_id,
+    dump,
     erasable_shop_yaml,
     shop_dataset,
     shop_fixture,  # noqa: F401 (the shop fixture)
@@ -159,3 +160,12 @@ def test_the_check_refuses_what_cannot_be_isolated(
     errors = [p for p in sweep_problems(dataset, kestrel_policy) if p.severity == "error"]
     assert [p.message[: len(message)] for p in errors] == [message]
     assert sweep_problems(shop_dataset(), kestrel_policy) == []
+
+
+def test_a_sweep_that_would_isolate_without_a_seal_refuses_before_writing(
+    sqlite_shop: Engine, kestrel_policy: Policy
+) -> None:
+    before = dump(sqlite_shop)
+    with pytest.raises(ValueError, match="isolates data needs seal"):
+        sweep_shop(sqlite_shop, kestrel_policy, seal=None)
+    assert dump(sqlite_shop) == before  # nothing half-done
