@@ -47,10 +47,10 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'var' / 'troth.db'}"
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """A reachable PostgreSQL server (TROTH_TEST_POSTGRES_URL); skipped if none, failed on CI."""
-    url = os.environ.get("TROTH_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+def reachable_server(variable: str, default: str, name: str) -> str:
+    """The URL of the server ``variable`` names (else ``default``) once a connection to it
+    works; the test is skipped with the reason when none does, and failed under CI=true."""
+    url = os.environ.get(variable, default)
     engine = None
     try:
         engine = make_engine(url, connect_args={"connect_timeout": 3})
@@ -58,8 +58,8 @@ def postgres_url() -> str:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach the server means the same thing here
         reason = (
-            f"PostgreSQL is not reachable at {display_url(url)} ({type(exc).__name__}); "
-            "start one or set TROTH_TEST_POSTGRES_URL"
+            f"{name} is not reachable at {display_url(url)} ({type(exc).__name__}); "
+            f"start one or set {variable}"
         )
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
@@ -68,30 +68,19 @@ def postgres_url() -> str:
         if engine is not None:
             engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A reachable PostgreSQL server (TROTH_TEST_POSTGRES_URL); skipped if none, failed on CI."""
+    return reachable_server("TROTH_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL, "PostgreSQL")
 
 
 @pytest.fixture(scope="session")
 def mariadb_url() -> str:
     """A reachable MariaDB (or MySQL) server (TROTH_TEST_MARIADB_URL); skipped if none, failed
     on CI."""
-    url = os.environ.get("TROTH_TEST_MARIADB_URL", DEFAULT_MARIADB_URL)
-    engine = None
-    try:
-        engine = make_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure to reach the server means the same thing here
-        reason = (
-            f"MariaDB is not reachable at {display_url(url)} ({type(exc).__name__}); "
-            "start one or set TROTH_TEST_MARIADB_URL"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    finally:
-        if engine is not None:
-            engine.dispose()
-    return url
+    return reachable_server("TROTH_TEST_MARIADB_URL", DEFAULT_MARIADB_URL, "MariaDB")
 
 
 @pytest.fixture(
