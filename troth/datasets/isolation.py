@@ -188,43 +188,33 @@ def read(
     return found
 
 
-def count(conn: Connection, keys: PrimaryKeys) -> dict[str, int]:
-    """Isolated rows per collection among the rows ``keys`` names."""
+def _per_collection(
+    conn: Connection, keys: PrimaryKeys, run: Callable[[ColumnElement[bool]], int]
+) -> dict[str, int]:
+    """``run`` over the isolated rows of the rows ``keys`` names, a chunk of keys at a time;
+    its results summed per collection (collections with none left out)."""
     if not has_table(conn):
         return {}
     counts: dict[str, int] = {}
     for collection, pks in keys.items():
         texts = sorted({row_key(k) for k in pks})
-        total = 0
-        for chunk in _chunks(texts):
-            total += int(
-                conn.scalar(
-                    select(func.count())
-                    .select_from(isolated_rows)
-                    .where(_of_rows(collection, chunk))
-                )
-                or 0
-            )
+        total = sum(run(_of_rows(collection, chunk)) for chunk in _chunks(texts))
         if total:
             counts[collection] = total
     return counts
+
+
+def count(conn: Connection, keys: PrimaryKeys) -> dict[str, int]:
+    """Isolated rows per collection among the rows ``keys`` names."""
+    query = select(func.count()).select_from(isolated_rows)
+    return _per_collection(conn, keys, lambda rows: int(conn.scalar(query.where(rows)) or 0))
 
 
 def erase(conn: Connection, keys: PrimaryKeys) -> dict[str, int]:
     """Delete the isolated rows of the rows ``keys`` names, in the caller's transaction."""
-    if not has_table(conn):
-        return {}
-    counts: dict[str, int] = {}
-    for collection, pks in keys.items():
-        texts = sorted({row_key(k) for k in pks})
-        total = 0
-        for chunk in _chunks(texts):
-            total += int(
-                conn.execute(delete(isolated_rows).where(_of_rows(collection, chunk))).rowcount
-            )
-        if total:
-            counts[collection] = total
-    return counts
+    return _per_collection(
+        conn, keys, lambda rows: int(conn.execute(delete(isolated_rows).where(rows)).rowcount)
+    )
 
 
 def per_rule(
