@@ -188,5 +188,6 @@ def test_a_worker_killed_anywhere_leaves_work_another_finishes_identically(
         engine = create_engine(f"sqlite:///{copy / 'portal.db'}")
         assert _dump(engine) == expected, f"round {round_}: killed with the job {stages[-1]}"
         engine.dispose()
-    # the kills did land inside the job, not only before or after it
-    assert stages.count("running") >= ROUNDS // 4, stages
+    # Some kill landed inside the job, not only before or after it. How many do depends on the
+    # machine's speed, so only one is required: every round's end state is checked above.
+    assert "running" in stages, stages

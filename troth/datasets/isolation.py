@@ -217,33 +217,32 @@ def erase(conn: Connection, keys: PrimaryKeys) -> dict[str, int]:
     )
 
 
-def per_rule(
-    conn: Connection, collections: Iterable[str]
-) -> dict[str, tuple[int, datetime | None]]:
-    """Isolated rows of ``collections`` per rule, with the earliest isolation (for the review)."""
+def per_rule(conn: Connection, collections: Iterable[str]) -> dict[str, int]:
+    """Isolated rows of ``collections`` per rule (for the review)."""
     names = sorted(set(collections))
     if not names or not has_table(conn):
         return {}
     query = (
-        select(
-            isolated_rows.c.rule,
-            func.count(),
-            func.min(isolated_rows.c.isolated_at),
-        )
+        select(isolated_rows.c.rule, func.count())
         .where(isolated_rows.c.collection.in_(names))
         .group_by(isolated_rows.c.rule)
     )
-    return {rule: (int(n), first) for rule, n, first in conn.execute(query)}
+    return {rule: int(n) for rule, n in conn.execute(query)}
 
 
-def release(conn: Connection, collections: Iterable[str], isolating_rules: Iterable[str]) -> int:
+def release(
+    conn: Connection, collections: Iterable[str], isolating_rules: Iterable[str]
+) -> dict[str, int]:
     """Delete the isolated rows of ``collections`` whose rule no longer isolates (the
-    declaration changed its action, or no longer has it): their final delete."""
-    names = sorted(set(collections))
-    if not names or not has_table(conn):
-        return 0
-    condition: ColumnElement[bool] = isolated_rows.c.collection.in_(names)
-    keep = sorted(set(isolating_rules))
-    if keep:
-        condition = and_(condition, isolated_rows.c.rule.not_in(keep))
-    return int(conn.execute(delete(isolated_rows).where(condition)).rowcount)
+    declaration changed its action, or no longer has it): their final delete. How many went,
+    per rule."""
+    keep = set(isolating_rules)
+    gone = {rule: n for rule, n in per_rule(conn, collections).items() if rule not in keep}
+    if gone:
+        conn.execute(
+            delete(isolated_rows).where(
+                isolated_rows.c.collection.in_(sorted(set(collections))),
+                isolated_rows.c.rule.in_(sorted(gone)),
+            )
+        )
+    return gone

@@ -5,7 +5,7 @@ in each of the next twelve months, leaving out what legal holds keep. :func:`rev
 per rule, what the rule holds now for the annual review (P20): rows still holding data under it, how
 many are overdue, how many have no clock yet, the oldest clock, and the rows isolated under it.
 Both count over the same units and conditions as the sweep itself (:mod:`troth.datasets.units`,
-:mod:`troth.datasets.sweep`).
+:mod:`troth.datasets.steps`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from troth.declaration.durations import month_ends
 from . import isolation
 from .holds import NO_HOLDS, Holds
 from .run import Target
-from .sweep import Sweep, as_utc, rule_cutoff
+from .steps import Sweep, as_utc, rule_cutoff
 
 MONTHS = 12
 
@@ -118,7 +118,7 @@ def review_rows(target: Target, policy: Policy, now: datetime) -> dict[str, Rule
                 unstarted=before.unstarted + int(row[2]),
                 oldest=oldest,
             )
-        for rule_key, (rows, _) in isolated.items():
+        for rule_key, rows in isolated.items():
             before = found.get(rule_key, RuleReview())
             found[rule_key] = replace(before, isolated=before.isolated + rows)
     return found

@@ -3,8 +3,9 @@
 A dataset field under a retention rule (``troth: {retention: RULE}``) has a clock: the field's or
 its collection's ``timestamp`` column. A row's field has *expired* when that column is not NULL
 and earlier than now minus the rule's period (NULL: the clock has not started). The fields of a
-collection are grouped into *units*, one per rule and clock column; :mod:`troth.datasets.sweep`
-acts on each unit as its rule says, and :mod:`troth.datasets.review` counts what it would do.
+collection are grouped into *units*, one per rule and clock column; :mod:`troth.datasets.steps`
+says what a sweep does with each unit as its rule says, :mod:`troth.datasets.sweep` does it, and
+:mod:`troth.datasets.review` counts what it would do.
 
 Every field under a rule is checked for what stops a sweep from carrying the rule out: a rule the
 declaration does not declare, no clock (or a clock column not in the table), a primary key or
