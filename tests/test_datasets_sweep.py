@@ -253,3 +253,13 @@ def test_progress_counts_up_to_the_total(sqlite_shop: Engine, kestrel_policy: Po
     )
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert calls[-1] == (acted, acted)
+
+
+def test_a_row_a_hold_keeps_is_counted_as_held_not_also_as_waiting(
+    sqlite_shop: Engine, kestrel_policy: Policy
+) -> None:
+    # Payments 200 and 201 are past visitor_logs' 90 days; a hold on names keeps their payer,
+    # so neither row is deleted. 201 would also wait for financial_records: held says it all.
+    counts = sweep_shop(sqlite_shop, kestrel_policy, Holds(categories=frozenset({"user.name"})))
+    assert counts.rules["visitor_logs"] == {"deleted": 3, "held": 2}  # the three visits
+    assert {r["id"] for r in dump(sqlite_shop)["payment"]} == {200, 201, 202}

@@ -287,8 +287,11 @@ class Sweep:
 
     def waiting(self, unit: Unit) -> ColumnElement[bool] | None:
         """Due rows of ``unit`` whose deletion waits for another rule with a legal basis
-        (:meth:`blocked`), or None when the unit deletes no rows or nothing can make them wait."""
+        (:meth:`blocked`), or None when the unit deletes no rows, nothing can make them wait, or
+        a legal hold already keeps them (they are counted as held, not also as waiting)."""
         if not self.deletes_rows(unit) or self.collection_held(unit):
+            return None
+        if self.category_held_in_collection(unit):
             return None
         blocked = self.blocked(unit)
         return None if blocked is None else and_(self.due(unit), blocked)
